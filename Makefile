@@ -1,0 +1,95 @@
+# ddpm-from-scratch: a C++ tensor + autograd + kernels, a UNet denoiser and DDPM on MNIST.
+#
+#   make test            install what is missing, build, run the doctest suite
+#   make DEBUG=1 test    the same with -O0 -g, AddressSanitizer and UBSan (build/debug)
+#   make train           train the MNIST denoiser (not built yet: see README)
+#   make help            everything else
+#
+# One build folder per configuration: build/release, build/debug.
+
+CXX      ?= g++
+DEBUG    ?= 0
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
+
+ifeq ($(DEBUG),1)
+  BUILD    := build/debug
+  OPTFLAGS := -O0 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+  LDFLAGS  += -fsanitize=address,undefined
+else
+  BUILD    := build/release
+  OPTFLAGS := -O2 -g
+endif
+
+CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter $(OPTFLAGS) -I. -MMD -MP
+LDLIBS   += -lz -lpthread
+
+# Optional parts, detected and reported.
+NVCC := $(shell command -v nvcc 2>/dev/null)
+ifeq ($(NVCC),)
+  CUDA_NOTE := not used (no nvcc on PATH)
+else
+  CUDA_NOTE := not used (nvcc found at $(NVCC); the CUDA backend is not written yet)
+endif
+
+LIB_SRCS  := $(wildcard core/*.cpp core/kernels/*.cpp core/ops/*.cpp nn/*.cpp diffusion/*.cpp)
+TEST_SRCS := $(wildcard tests/*.cpp)
+LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
+TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/%.o)
+LIB       := $(BUILD)/libfw.a
+TEST_BIN  := $(BUILD)/tests/run_tests
+
+TEST_PACKAGES := g++ make doctest-dev libstb-dev zlib1g-dev
+
+.PHONY: all test build-tests train bench help clean deps-test info
+
+all: build-tests
+
+info:
+	@echo "[make] build: $(BUILD) ($(if $(filter 1,$(DEBUG)),debug + ASan/UBSan,release -O2))"
+	@echo "[make] CUDA: $(CUDA_NOTE)"
+
+deps-test:
+	@scripts/ensure-packages.sh "make test: compiler, doctest, stb_image_write, zlib" $(TEST_PACKAGES)
+
+# `make test` = install what is missing, build (in parallel), run the suite.
+test: deps-test info
+	@$(MAKE) --no-print-directory -j$(NPROC) build-tests
+	$(TEST_BIN)
+
+build-tests: $(TEST_BIN)
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(TEST_BIN): $(TEST_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $(TEST_OBJS) $(LIB) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+train:
+	@echo "make train: MNIST training is not built yet (issue 5); nothing was run." >&2
+	@exit 1
+
+bench:
+	@echo "make bench: the benchmarks are not built yet (issue 4); nothing was run." >&2
+	@exit 1
+
+help:
+	@echo "Targets:"
+	@echo "  make test           install missing packages, build, run the doctest suite"
+	@echo "  make DEBUG=1 test   the suite under -O0 -g + AddressSanitizer + UBSan (build/debug)"
+	@echo "  make train          train the MNIST denoiser (not built yet)"
+	@echo "  make bench          benchmarks (not built yet)"
+	@echo "  make info           what this configuration builds and which optional parts were found"
+	@echo "  make clean          remove build/"
+	@echo "Variables: DEBUG=1, CXX=..."
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d)

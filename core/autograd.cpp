@@ -1,0 +1,99 @@
+#include "core/autograd.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/error.h"
+#include "core/op_table.h"
+
+namespace fw {
+
+Node::Node(const char* name_) : name(name_) {
+    FW_ASSERT(find_op(name_) != nullptr, "op '", name_, "' records a Node but is missing from core/op_table.cpp");
+}
+
+static thread_local bool g_grad_enabled = true;
+
+bool grad_enabled() { return g_grad_enabled; }
+
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+// Topological order of the non-leaf tensors reachable from root: every tensor comes after all
+// the tensors its grad_fn reads. Iterative post-order DFS with an explicit stack.
+static std::vector<TensorImpl*> topological_order(TensorImpl* root) {
+    std::vector<TensorImpl*> order;
+    std::unordered_set<TensorImpl*> visited;
+    struct Frame {
+        TensorImpl* t;
+        size_t next_input;
+    };
+    std::vector<Frame> stack;
+    if (root->grad_fn) {
+        stack.push_back({root, 0});
+        visited.insert(root);
+    }
+    while (!stack.empty()) {
+        Frame& f = stack.back();
+        const std::vector<Tensor>& inputs = f.t->grad_fn->inputs;
+        if (f.next_input < inputs.size()) {
+            TensorImpl* in = inputs[f.next_input++].impl();
+            if (in->grad_fn && in->requires_grad && visited.insert(in).second) stack.push_back({in, 0});
+        } else {
+            order.push_back(f.t);  // all inputs done: post-order
+            stack.pop_back();
+        }
+    }
+    return order;
+}
+
+static float* leaf_grad(TensorImpl* leaf) {
+    if (!leaf->grad) {
+        leaf->grad = Tensor::zeros(leaf->shape, leaf->storage->device()).impl_ptr();
+    }
+    return leaf->grad->storage->data() + leaf->grad->offset;
+}
+
+void run_backward(const Tensor& root, const Tensor& grad_output) {
+    TensorImpl* r = root.impl();
+    if (!r->requires_grad)
+        fail("backward(): the tensor does not require grad (no input of the ops that made it requires grad, "
+             "or it was computed under NoGradGuard)");
+    if (!r->grad_fn) {  // backward() on a leaf: its gradient is the seed itself
+        float* g = leaf_grad(r);
+        for (int64_t i = 0; i < root.numel(); ++i) g[i] += grad_output.data()[i];
+        return;
+    }
+
+    // Gradients of intermediate (non-leaf) tensors, alive only until their Node has run.
+    std::unordered_map<TensorImpl*, std::vector<float>> grads;
+    grads[r].assign(grad_output.data(), grad_output.data() + grad_output.numel());
+
+    std::vector<TensorImpl*> order = topological_order(r);
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+        TensorImpl* t = *it;
+        Node& node = *t->grad_fn;
+        auto found = grads.find(t);
+        FW_ASSERT(found != grads.end(), "no gradient reached '", node.name, "'");
+        std::vector<float> dy = std::move(found->second);
+        grads.erase(found);
+
+        std::vector<float*> dx(node.inputs.size(), nullptr);
+        for (size_t i = 0; i < node.inputs.size(); ++i) {
+            TensorImpl* in = node.inputs[i].impl();
+            if (!in->requires_grad) continue;
+            if (!in->grad_fn) {
+                dx[i] = leaf_grad(in);
+            } else {
+                std::vector<float>& g = grads[in];
+                if (g.empty()) g.assign(numel(in->shape), 0.0f);
+                dx[i] = g.data();
+            }
+        }
+        node.backward(dy.data(), dx.data());
+    }
+}
+
+}  // namespace fw

@@ -37,10 +37,12 @@ LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/%.o)
 LIB       := $(BUILD)/libfw.a
 TEST_BIN  := $(BUILD)/tests/run_tests
+# Every examples/NAME.cpp is a program: $(BUILD)/examples/NAME
+EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*.cpp))
 
 TEST_PACKAGES := g++ make doctest-dev libstb-dev zlib1g-dev
 
-.PHONY: all test build-tests train bench help clean deps-test info
+.PHONY: all test build-tests examples train bench help clean deps-test info
 
 all: build-tests
 
@@ -57,6 +59,12 @@ test: deps-test info
 	$(TEST_BIN)
 
 build-tests: $(TEST_BIN)
+
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -85,6 +93,7 @@ help:
 	@echo "  make DEBUG=1 test   the suite under -O0 -g + AddressSanitizer + UBSan (build/debug)"
 	@echo "  make train          train the MNIST denoiser (not built yet)"
 	@echo "  make bench          benchmarks (not built yet)"
+	@echo "  make examples       build every program in examples/ into $(BUILD)/examples/"
 	@echo "  make info           what this configuration builds and which optional parts were found"
 	@echo "  make clean          remove build/"
 	@echo "Variables: DEBUG=1, CXX=..."
@@ -92,4 +101,4 @@ help:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EXAMPLES:%=%.d)

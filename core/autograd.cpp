@@ -14,6 +14,23 @@ Node::Node(const char* name_) : name(name_) {
     FW_ASSERT(find_op(name_) != nullptr, "op '", name_, "' records a Node but is missing from core/op_table.cpp");
 }
 
+// Releasing the last reference to a long chain would otherwise recurse: ~Node drops an input,
+// whose TensorImpl drops its grad_fn, whose ~Node drops its input, ... one stack frame set per
+// op (a 100,000-op chain overflows the stack, under ASan sooner). Instead, a dying Node takes
+// over the inputs of every node that dies with it and releases them from a flat worklist.
+Node::~Node() {
+    std::vector<Tensor> pending = std::move(inputs);
+    while (!pending.empty()) {
+        Tensor t = std::move(pending.back());
+        pending.pop_back();
+        TensorImpl* impl = t.impl();
+        if (impl && t.impl_ptr().use_count() == 1 && impl->grad_fn && impl->grad_fn.use_count() == 1) {
+            for (Tensor& in : impl->grad_fn->inputs) pending.push_back(std::move(in));
+            impl->grad_fn->inputs.clear();
+        }
+    }  // each `t` dies here with no inputs left behind it: no recursion
+}
+
 static thread_local bool g_grad_enabled = true;
 
 bool grad_enabled() { return g_grad_enabled; }

@@ -34,7 +34,7 @@ struct Node {
     // `name` must be one of the differentiable ops listed in core/op_table.h; the constructor
     // checks it, so a new op cannot skip the table (and its gradient-check coverage test).
     explicit Node(const char* name);
-    virtual ~Node() = default;
+    virtual ~Node();  // releases the graph behind it iteratively (see autograd.cpp)
     Node(const Node&) = delete;
     Node& operator=(const Node&) = delete;
 

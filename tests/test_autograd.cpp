@@ -1,0 +1,129 @@
+// Claims about the autograd engine: accumulation, the diamond graph, backward twice,
+// no-grad, detach, deep graphs, freeing, errors.
+#include <doctest/doctest.h>
+
+#include <memory>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+
+using namespace fw;
+
+TEST_CASE("a value used twice (diamond graph) gets the sum of both gradients") {
+    // x -> a = 2x, b = x^2 -> y = a + b.  dy/dx = 2 + 2x = 8 at x = 3.
+    // A backward that overwrote instead of accumulating would give 2 or 6.
+    Tensor x = Tensor::from_vector({1}, {3.0f}).set_requires_grad(true);
+    Tensor a = x * 2.0f;
+    Tensor b = square(x);
+    Tensor y = a + b;
+    y.backward();
+    CHECK(x.grad().item() == doctest::Approx(8.0f));
+
+    // The diamond through an intermediate: h = 3x used by two branches, y = h*h + h.
+    // dy/dh = 2h + 1, dy/dx = 3 (2h + 1) = 3 (6x + 1) = 57 at x = 3.
+    Tensor x2 = Tensor::from_vector({1}, {3.0f}).set_requires_grad(true);
+    Tensor h = x2 * 3.0f;
+    Tensor y2 = h * h + h;
+    y2.backward();
+    CHECK(x2.grad().item() == doctest::Approx(57.0f));
+}
+
+TEST_CASE("backward() twice on the same graph accumulates exactly twice; zero_grad resets") {
+    Tensor x = Tensor::from_vector({2}, {1.0f, -2.0f}).set_requires_grad(true);
+    Tensor y = sum(x * x);  // dy/dx = 2x
+    y.backward();
+    CHECK(x.grad().to_vector() == std::vector<float>{2.0f, -4.0f});
+    y.backward();
+    CHECK(x.grad().to_vector() == std::vector<float>{4.0f, -8.0f});
+    x.zero_grad();
+    CHECK_FALSE(x.grad().defined());
+    y.backward();
+    CHECK(x.grad().to_vector() == std::vector<float>{2.0f, -4.0f});
+}
+
+TEST_CASE("gradients accumulate across different graphs until zero_grad") {
+    Tensor x = Tensor::from_vector({1}, {2.0f}).set_requires_grad(true);
+    sum(x * 3.0f).backward();
+    sum(x * 5.0f).backward();
+    CHECK(x.grad().item() == doctest::Approx(8.0f));
+}
+
+TEST_CASE("NoGradGuard records nothing, and restores the previous mode") {
+    Tensor x = Tensor::ones({3}).set_requires_grad(true);
+    {
+        NoGradGuard guard;
+        CHECK_FALSE(grad_enabled());
+        Tensor y = exp(x) * x;
+        CHECK_FALSE(y.requires_grad());
+        CHECK(y.grad_fn_name() == nullptr);
+        {
+            NoGradGuard nested;
+        }
+        CHECK_FALSE(grad_enabled());  // the nested guard restored "off", not "on"
+    }
+    CHECK(grad_enabled());
+    CHECK(exp(x).requires_grad());
+}
+
+TEST_CASE("detach cuts the graph: no gradient flows through a detached value") {
+    Tensor x = Tensor::from_vector({1}, {2.0f}).set_requires_grad(true);
+    Tensor y = x * x.detach();  // d/dx treats the detached copy as a constant: dy/dx = x = 2
+    sum(y).backward();
+    CHECK(x.grad().item() == doctest::Approx(2.0f));
+}
+
+TEST_CASE("only tensors that require grad receive gradients") {
+    Tensor a = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
+    Tensor b = Tensor::from_vector({2}, {3, 4});
+    sum(a * b).backward();
+    CHECK(a.grad().to_vector() == std::vector<float>{3, 4});
+    CHECK_FALSE(b.grad().defined());
+}
+
+TEST_CASE("backward walks a 100,000-op chain without recursion") {
+    Tensor x = Tensor::from_vector({1}, {1.0f}).set_requires_grad(true);
+    Tensor y = x;
+    for (int i = 0; i < 100000; ++i) y = y + 0.0f;
+    y.backward();
+    CHECK(x.grad().item() == 1.0f);
+    y = Tensor();  // releasing the chain must not recurse either (Node::~Node is iterative)
+    x = Tensor();
+}
+
+TEST_CASE("intermediate buffers are freed as soon as the graph is released") {
+    Tensor x = Tensor::ones({1000}).set_requires_grad(true);
+    std::weak_ptr<Storage> hidden;
+    {
+        Tensor h = exp(x);  // saved by the mul node below
+        hidden = h.impl()->storage;
+        Tensor loss = sum(h * h);
+        h = Tensor();
+        CHECK_FALSE(hidden.expired());  // the graph of `loss` keeps it
+        loss.backward();
+        CHECK_FALSE(hidden.expired());  // still held: backward() may be called again
+    }
+    CHECK(hidden.expired());  // graph gone -> buffer gone (no shared_ptr cycle)
+}
+
+TEST_CASE("autograd errors say what was wrong") {
+    Tensor x = Tensor::ones({3});
+    CHECK_THROWS_WITH_AS(sum(x).backward(),
+                         doctest::Contains("backward(): the tensor does not require grad"), Error);
+    Tensor w = Tensor::ones({3}).set_requires_grad(true);
+    CHECK_THROWS_WITH_AS((w * 2.0f).backward(),
+                         "backward(): called on a tensor of shape [3]; without a gradient argument it needs a "
+                         "single element (a loss)",
+                         Error);
+    CHECK_THROWS_WITH_AS((w * 2.0f).set_requires_grad(false), doctest::Contains("is not a leaf"), Error);
+    CHECK_THROWS_WITH_AS(sin(w), doctest::Contains("sin: has no gradient"), Error);
+}
+
+TEST_CASE("backward with an explicit upstream gradient") {
+    Tensor x = Tensor::from_vector({3}, {1, 2, 3}).set_requires_grad(true);
+    Tensor y = x * 2.0f;
+    y.backward(Tensor::from_vector({3}, {1, 10, 100}));
+    CHECK(x.grad().to_vector() == std::vector<float>{2, 20, 200});
+    CHECK_THROWS_WITH_AS(y.backward(Tensor::ones({2})),
+                         "backward(grad): grad has shape [2] but the tensor has shape [3]", Error);
+}

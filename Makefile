@@ -20,7 +20,13 @@ else
   OPTFLAGS := -O2 -g
 endif
 
-CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter $(OPTFLAGS) -I. -MMD -MP
+# SIMD kernels: each file is compiled for its instruction set and called only after CPUID
+# said the CPU has it (core/cpu.cpp), so the one binary runs on any x86-64.
+AVX2_FLAGS   := -mavx2 -mfma
+AVX512_FLAGS := -mavx512f -mavx512vl -mavx512dq -mavx2 -mfma
+
+CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter $(OPTFLAGS) -fopenmp -I. -MMD -MP
+LDFLAGS  += -fopenmp
 LDLIBS   += -lz -lpthread
 
 # Optional parts, detected and reported.
@@ -49,6 +55,7 @@ all: build-tests
 info:
 	@echo "[make] build: $(BUILD) ($(if $(filter 1,$(DEBUG)),debug + ASan/UBSan,release -O2))"
 	@echo "[make] CUDA: $(CUDA_NOTE)"
+	@echo "[make] CPU kernels: scalar, AVX2 and AVX-512 built in; chosen at run time from CPUID (FW_SIMD=scalar|avx2|avx512 forces one)"
 
 deps-test:
 	@scripts/ensure-packages.sh "make test: compiler, doctest, stb_image_write, zlib" $(TEST_PACKAGES)
@@ -77,7 +84,10 @@ $(TEST_BIN): $(TEST_OBJS) $(LIB)
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -c $< -o $@
+	$(CXX) $(CXXFLAGS) $(SIMD_FLAGS) -c $< -o $@
+
+$(BUILD)/core/kernels/%_avx2.o: SIMD_FLAGS = $(AVX2_FLAGS)
+$(BUILD)/core/kernels/%_avx512.o: SIMD_FLAGS = $(AVX512_FLAGS)
 
 train:
 	@echo "make train: MNIST training is not built yet (issue 5); nothing was run." >&2

@@ -1,7 +1,9 @@
 #include "core/kernels/kernels.h"
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "core/kernels/ref.h"
+#include "core/kernels/simd.h"
 
 namespace fw {
 
@@ -49,8 +51,33 @@ const Kernels& reference_kernels() {
     return k;
 }
 
+// The SIMD tables: the reference table with the kernels that have a SIMD twin replaced.
+static Kernels avx2_kernels() {
+    Kernels t = reference_kernels();
+    t.name = "avx2";
+    t.gemm = avx2::gemm;
+    return t;
+}
+
+static Kernels avx512_kernels() {
+    Kernels t = reference_kernels();
+    t.name = "avx512";
+    t.gemm = avx512::gemm;
+    return t;
+}
+
+const Kernels& cpu_kernels(CpuPath path) {
+    static const Kernels avx2 = avx2_kernels(), avx512 = avx512_kernels();
+    switch (path) {
+        case CpuPath::Avx2: return avx2;
+        case CpuPath::Avx512: return avx512;
+        case CpuPath::Scalar: break;
+    }
+    return reference_kernels();
+}
+
 const Kernels& kernels_for(Device d) {
-    if (d == Device::CPU) return reference_kernels();
+    if (d == Device::CPU) return cpu_kernels(cpu_path());
     fail("kernels: device '", device_name(d), "' is not built in (build with USE_CUDA=1)");
 }
 

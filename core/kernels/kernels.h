@@ -4,9 +4,10 @@
 // autograd. Every backward kernel ACCUMULATES (+=) into its gradient outputs, and a null
 // gradient pointer means "not needed". Kernels read all inputs before writing outputs.
 //
-// The ops in core/ops/ call `kernels_for(device).<name>(...)`. Today the CPU table holds the
-// scalar references of core/kernels/*_ref.cpp; a SIMD table (chosen at start-up from CPUID)
-// and a CUDA table fill the same struct, so no op changes when they arrive.
+// The ops in core/ops/ call `kernels_for(device).<name>(...)`. For the CPU there is one table
+// per path (core/cpu.h): the scalar references of core/kernels/*_ref.cpp, and the AVX2 and
+// AVX-512 tables, which start as copies of the reference table and replace the kernels that
+// have a SIMD twin. A CUDA table fills the same struct, so no op changes when it arrives.
 #pragma once
 
 #include <cstdint>
@@ -93,7 +94,9 @@ struct Kernels {
     void (*mse_loss_backward)(float* da, float* db, float g, const float* a, const float* b, int64_t n);
 };
 
-const Kernels& reference_kernels();     // the scalar references, always available
-const Kernels& kernels_for(Device d);   // what ops use
+enum class CpuPath;
+const Kernels& reference_kernels();        // the scalar references, always available
+const Kernels& cpu_kernels(CpuPath path);  // the table of one CPU path (core/cpu.h)
+const Kernels& kernels_for(Device d);      // what ops use: for the CPU, the path in use now
 
 }  // namespace fw

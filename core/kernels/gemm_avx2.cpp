@@ -1,0 +1,48 @@
+// AVX2 + FMA GEMM micro-kernel: a 6 x 16 tile of C in 12 ymm registers.
+// Compiled with -mavx2 -mfma; only called when CPUID reports AVX2 and FMA (core/cpu.cpp).
+//
+// Register plan (16 ymm available):
+//   c[i][0], c[i][1]  (12 registers)  C rows i = 0..5, columns 0..7 and 8..15
+//   b0, b1            (2 registers)   row k of the B panel: 16 floats
+//   a                 (1 register)    A[i, k] broadcast to all 8 lanes
+// Per k: 2 loads of B, 6 broadcasts of A, 12 FMAs, i.e. 192 flops.
+#include <immintrin.h>
+
+#include "core/kernels/gemm_blocked.h"
+#include "core/kernels/simd.h"
+
+namespace fw::avx2 {
+
+static void microkernel_6x16(int64_t K, const float* A, const float* B, float* C, int64_t ldc) {
+    __m256 c[6][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; ++i) {
+        c[i][0] = _mm256_loadu_ps(C + i * ldc);
+        c[i][1] = _mm256_loadu_ps(C + i * ldc + 8);
+    }
+    for (int64_t k = 0; k < K; ++k) {
+        const __m256 b0 = _mm256_load_ps(B + 16 * k);
+        const __m256 b1 = _mm256_load_ps(B + 16 * k + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; ++i) {
+            const __m256 a = _mm256_broadcast_ss(A + 6 * k + i);
+            c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
+            c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; ++i) {
+        _mm256_storeu_ps(C + i * ldc, c[i][0]);
+        _mm256_storeu_ps(C + i * ldc + 8, c[i][1]);
+    }
+}
+
+// KC = 256: a 256 x 16 B panel is 16 KiB (L1); MC = 144: a 144 x 256 A block is 144 KiB (L2).
+static const GemmBlocking kBlocking = {6, 16, 256, 144, 2048, microkernel_6x16};
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
+    gemm_blocked(kBlocking, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace fw::avx2

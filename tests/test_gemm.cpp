@@ -1,0 +1,88 @@
+// Claims about the SIMD GEMM: every available path matches the scalar reference on odd sizes
+// and every transpose variant, and 1 and 2 threads give bitwise identical results.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/cpu.h"
+#include "core/kernels/kernels.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "tests/simd_check.h"
+
+using namespace fw;
+
+namespace {
+
+struct GemmCase {
+    int64_t M, N, K;
+};
+
+// Sizes: 1, primes, tails that are not multiples of any register tile (6/12 rows, 16/32
+// columns), and sizes above the cache blocks (KC = 256, MC = 144/192) so every loop wraps.
+const GemmCase kCases[] = {{1, 1, 1},   {1, 17, 3},   {7, 1, 5},    {13, 31, 29}, {12, 32, 8},
+                           {6, 16, 1},  {37, 67, 300}, {200, 45, 7}, {97, 211, 53}, {250, 40, 520}};
+
+std::vector<float> random_vec(int64_t n, Generator& g) {
+    std::vector<float> v(n);
+    g.uniform(v.data(), n, -1.0f, 1.0f);
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("SIMD GEMM matches the scalar reference for every path, transpose and beta") {
+    Generator g(11);
+    for (CpuPath path : supported_cpu_paths()) {
+        if (path == CpuPath::Scalar) continue;
+        const Kernels& fast = cpu_kernels(path);
+        for (const GemmCase& c : kCases)
+            for (int ta = 0; ta < 2; ++ta)
+                for (int tb = 0; tb < 2; ++tb)
+                    for (float beta : {0.0f, 1.0f, 0.5f}) {
+                        // A stored (M,K) or (K,M); B stored (K,N) or (N,K); C with a wider leading dim.
+                        const int64_t lda = ta ? c.M : c.K, ldb = tb ? c.K : c.N, ldc = c.N + 3;
+                        std::vector<float> A = random_vec(c.M * c.K, g), B = random_vec(c.K * c.N, g);
+                        std::vector<float> C0 = random_vec(c.M * ldc, g), C1 = C0;
+                        if (beta == 0.0f) C0[0] = C1[0] = NAN;  // beta = 0 must overwrite, even NaN
+                        reference_kernels().gemm(ta, tb, c.M, c.N, c.K, A.data(), lda, B.data(), ldb, beta, C0.data(), ldc);
+                        fast.gemm(ta, tb, c.M, c.N, c.K, A.data(), lda, B.data(), ldb, beta, C1.data(), ldc);
+                        // Tolerance: both sum K products of values in [-1, 1] in float, in a different
+                        // association (FMA, blocked k); the error bound of a float dot product is
+                        // K * 2^-24 * sum |a||b| <= K * 6e-8 * K, so atol = 1e-6 * K covers it with ~4x
+                        // margin at K = 520 (typical errors are ~sqrt(K) smaller still).
+                        fw::test::Mismatch m = fw::test::compare(C1.data(), C0.data(), c.M * ldc, 1e-6 * c.K + 1e-6, 1e-5);
+                        INFO(cpu_path_name(path) << " M=" << c.M << " N=" << c.N << " K=" << c.K << " ta=" << ta
+                                                 << " tb=" << tb << " beta=" << beta << ": " << m.first);
+                        CHECK(m.count == 0);
+                    }
+    }
+}
+
+TEST_CASE("SIMD GEMM is bitwise identical for 1 and 2 threads") {
+    Generator g(12);
+    const int64_t M = 131, N = 517, K = 301;  // several tiles, blocks and tails in every direction
+    std::vector<float> A = random_vec(M * K, g), B = random_vec(K * N, g);
+    const int before = num_threads();
+    for (CpuPath path : supported_cpu_paths()) {
+        std::vector<float> C1(M * N), C2(M * N);
+        set_num_threads(1);
+        cpu_kernels(path).gemm(false, true, M, N, K, A.data(), K, B.data(), K, 0.0f, C1.data(), N);
+        set_num_threads(2);
+        cpu_kernels(path).gemm(false, true, M, N, K, A.data(), K, B.data(), K, 0.0f, C2.data(), N);
+        INFO(cpu_path_name(path));
+        CHECK(std::memcmp(C1.data(), C2.data(), sizeof(float) * M * N) == 0);
+    }
+    set_num_threads(before);
+}
+
+TEST_CASE("FW_SIMD paths: the best supported path is in use unless forced, and forcing checks support") {
+    CHECK(cpu_path_supported(CpuPath::Scalar));
+    const CpuPath before = cpu_path();
+    set_cpu_path(CpuPath::Scalar);
+    CHECK(std::string(kernels_for(Device::CPU).name) == "scalar reference");
+    set_cpu_path(before);
+    CHECK(std::string(kernels_for(Device::CPU).name) == std::string(cpu_kernels(before).name));
+}

@@ -1,32 +1,12 @@
 #include "core/kernels/gemm_blocked.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 
+#include "core/kernels/scratch.h"
 #include "core/parallel.h"
 
 namespace fw {
 
-// A growable 64-byte aligned scratch buffer, one per calling thread, reused across calls so a
-// training step does no allocation here in its steady state.
-namespace {
-struct Scratch {
-    float* p = nullptr;
-    size_t n = 0;
-    float* get(size_t need) {
-        if (need > n) {
-            std::free(p);
-            n = (need + 15) / 16 * 16;
-            p = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
-            if (!p) throw std::bad_alloc();
-        }
-        return p;
-    }
-    ~Scratch() { std::free(p); }
-};
-}  // namespace
 
 // op(A)[m, k]
 static inline float a_at(const float* A, int64_t lda, bool trans, int64_t m, int64_t k) {

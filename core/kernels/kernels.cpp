@@ -2,6 +2,7 @@
 
 #include "core/cpu.h"
 #include "core/error.h"
+#include "core/kernels/conv_gemm.h"
 #include "core/kernels/ref.h"
 #include "core/kernels/simd.h"
 
@@ -51,11 +52,33 @@ const Kernels& reference_kernels() {
     return k;
 }
 
+// conv2d on each path's GEMM (core/kernels/conv_gemm.h).
+namespace avx2 {
+static void conv2d_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s) {
+    conv2d_forward_gemm(gemm, y, x, w, b, s);
+}
+static void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
+                            const ConvShape& s) {
+    conv2d_backward_gemm(gemm, dx, dw, db, dy, x, w, s);
+}
+}  // namespace avx2
+namespace avx512 {
+static void conv2d_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s) {
+    conv2d_forward_gemm(gemm, y, x, w, b, s);
+}
+static void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
+                            const ConvShape& s) {
+    conv2d_backward_gemm(gemm, dx, dw, db, dy, x, w, s);
+}
+}  // namespace avx512
+
 // The SIMD tables: the reference table with the kernels that have a SIMD twin replaced.
 static Kernels avx2_kernels() {
     Kernels t = reference_kernels();
     t.name = "avx2";
     t.gemm = avx2::gemm;
+    t.conv2d_forward = avx2::conv2d_forward;
+    t.conv2d_backward = avx2::conv2d_backward;
     return t;
 }
 
@@ -63,6 +86,8 @@ static Kernels avx512_kernels() {
     Kernels t = reference_kernels();
     t.name = "avx512";
     t.gemm = avx512::gemm;
+    t.conv2d_forward = avx512::conv2d_forward;
+    t.conv2d_backward = avx512::conv2d_backward;
     return t;
 }
 

@@ -1,0 +1,104 @@
+#include "core/kernels/conv_gemm.h"
+
+#include "core/kernels/scratch.h"
+#include "core/parallel.h"
+
+namespace fw {
+
+static bool is_pointwise(const ConvShape& s) { return s.KH == 1 && s.KW == 1 && s.stride == 1 && s.pad == 0; }
+
+// col (K, P) with row stride ld, from one image x (Cin, H, W).
+static void im2col(float* col, int64_t ld, const float* x, const ConvShape& s) {
+    for (int64_t c = 0; c < s.Cin; ++c)
+        for (int64_t p = 0; p < s.KH; ++p)
+            for (int64_t q = 0; q < s.KW; ++q) {
+                float* row = col + ((c * s.KH + p) * s.KW + q) * ld;
+                for (int64_t i = 0; i < s.OH; ++i) {
+                    const int64_t ih = i * s.stride + p - s.pad;
+                    float* out = row + i * s.OW;
+                    if (ih < 0 || ih >= s.H) {
+                        for (int64_t j = 0; j < s.OW; ++j) out[j] = 0.0f;
+                        continue;
+                    }
+                    const float* in = x + (c * s.H + ih) * s.W;
+                    for (int64_t j = 0; j < s.OW; ++j) {
+                        const int64_t iw = j * s.stride + q - s.pad;
+                        out[j] = (iw >= 0 && iw < s.W) ? in[iw] : 0.0f;
+                    }
+                }
+            }
+}
+
+// dx (Cin, H, W) += col2im(dcol): every col entry goes back to the pixel it was copied from.
+static void col2im_add(float* dx, const float* dcol, const ConvShape& s) {
+    const int64_t P = s.OH * s.OW;
+    for (int64_t c = 0; c < s.Cin; ++c)
+        for (int64_t p = 0; p < s.KH; ++p)
+            for (int64_t q = 0; q < s.KW; ++q) {
+                const float* row = dcol + ((c * s.KH + p) * s.KW + q) * P;
+                for (int64_t i = 0; i < s.OH; ++i) {
+                    const int64_t ih = i * s.stride + p - s.pad;
+                    if (ih < 0 || ih >= s.H) continue;
+                    float* out = dx + (c * s.H + ih) * s.W;
+                    for (int64_t j = 0; j < s.OW; ++j) {
+                        const int64_t iw = j * s.stride + q - s.pad;
+                        if (iw >= 0 && iw < s.W) out[iw] += row[i * s.OW + j];
+                    }
+                }
+            }
+}
+
+void conv2d_forward_gemm(GemmFn gemm, float* y, const float* x, const float* w, const float* b, const ConvShape& s) {
+    const int64_t K = s.Cin * s.KH * s.KW, P = s.OH * s.OW;
+    parallel_for(s.N, [&](int64_t n) {
+        static thread_local Scratch col_buf;
+        const float* xn = x + n * s.Cin * s.H * s.W;
+        const float* col = xn;
+        if (!is_pointwise(s)) {
+            float* c = col_buf.get(K * P);
+            im2col(c, P, xn, s);
+            col = c;
+        }
+        float* yn = y + n * s.Cout * P;
+        for (int64_t o = 0; o < s.Cout; ++o)  // C starts as the bias: y = W col + b
+            for (int64_t i = 0; i < P; ++i) yn[o * P + i] = b ? b[o] : 0.0f;
+        gemm(false, false, s.Cout, P, K, w, K, col, P, 1.0f, yn, P);
+    });
+}
+
+void conv2d_backward_gemm(GemmFn gemm, float* dx, float* dw, float* db, const float* dy, const float* x,
+                          const float* w, const ConvShape& s) {
+    const int64_t K = s.Cin * s.KH * s.KW, P = s.OH * s.OW, image = s.Cin * s.H * s.W;
+    if (db)  // db[o] += sum over images and pixels; one thread per o, images in order
+        parallel_for(s.Cout, [&](int64_t o) {
+            float acc = 0.0f;
+            for (int64_t n = 0; n < s.N; ++n)
+                for (int64_t i = 0; i < P; ++i) acc += dy[(n * s.Cout + o) * P + i];
+            db[o] += acc;
+        });
+    if (dw) {  // dW += dy_n col_n^T, images in order, the GEMM threaded inside
+        static thread_local Scratch col_buf;
+        float* col = is_pointwise(s) ? nullptr : col_buf.get(K * P);
+        for (int64_t n = 0; n < s.N; ++n) {
+            const float* c = x + n * image;
+            if (col) {
+                im2col(col, P, x + n * image, s);
+                c = col;
+            }
+            gemm(false, true, s.Cout, K, P, dy + n * s.Cout * P, P, c, P, 1.0f, dw, K);
+        }
+    }
+    if (dx)  // dcol_n = W^T dy_n, then dx_n += col2im(dcol_n); one thread per image
+        parallel_for(s.N, [&](int64_t n) {
+            if (is_pointwise(s)) {  // dx_n (Cin, P) += W^T dy_n directly
+                gemm(true, false, K, P, s.Cout, w, K, dy + n * s.Cout * P, P, 1.0f, dx + n * image, P);
+                return;
+            }
+            static thread_local Scratch dcol_buf;
+            float* dcol = dcol_buf.get(K * P);
+            gemm(true, false, K, P, s.Cout, w, K, dy + n * s.Cout * P, P, 0.0f, dcol, P);
+            col2im_add(dx + n * image, dcol, s);
+        });
+}
+
+}  // namespace fw

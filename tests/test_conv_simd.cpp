@@ -1,0 +1,97 @@
+// Claims about conv2d on the SIMD paths (im2col + GEMM): forward, dX, dW and db match the
+// scalar reference on odd shapes, and 1 and 2 threads give bitwise identical results.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "core/cpu.h"
+#include "core/kernels/kernels.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "tests/simd_check.h"
+
+using namespace fw;
+
+namespace {
+
+ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t KH, int64_t KW, int64_t stride,
+               int64_t pad) {
+    return {N, Cin, H, W, Cout, KH, KW, stride, pad, (H + 2 * pad - KH) / stride + 1, (W + 2 * pad - KW) / stride + 1};
+}
+
+// 3x3 pad 1 at stride 1 and 2 (even and odd sizes), 1x1 (the pointwise shortcut), an
+// asymmetric kernel without padding, a single pixel, and a UNet-like 32->32 layer.
+const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1), make(1, 2, 5, 5, 3, 3, 3, 2, 1),
+                             make(3, 5, 4, 4, 7, 1, 1, 1, 0), make(1, 1, 6, 5, 2, 2, 3, 1, 0),
+                             make(1, 1, 1, 1, 1, 3, 3, 1, 1), make(2, 32, 14, 14, 32, 3, 3, 2, 1),
+                             make(2, 13, 9, 11, 17, 3, 3, 1, 1)};
+
+std::vector<float> random_vec(int64_t n, Generator& g) {
+    std::vector<float> v(n);
+    g.uniform(v.data(), n, -1.0f, 1.0f);
+    return v;
+}
+
+struct ConvData {
+    std::vector<float> x, w, b, dy, y, dx, dw, db;
+};
+
+ConvData run(const Kernels& k, const ConvShape& s, uint64_t seed) {
+    Generator g(seed);
+    ConvData d;
+    d.x = random_vec(s.N * s.Cin * s.H * s.W, g);
+    d.w = random_vec(s.Cout * s.Cin * s.KH * s.KW, g);
+    d.b = random_vec(s.Cout, g);
+    d.dy = random_vec(s.N * s.Cout * s.OH * s.OW, g);
+    d.y.assign(d.dy.size(), 0.0f);
+    d.dx = random_vec(d.x.size(), g);  // non-zero: backward must ACCUMULATE
+    d.dw = random_vec(d.w.size(), g);
+    d.db = random_vec(d.b.size(), g);
+    k.conv2d_forward(d.y.data(), d.x.data(), d.w.data(), d.b.data(), s);
+    k.conv2d_backward(d.dx.data(), d.dw.data(), d.db.data(), d.dy.data(), d.x.data(), d.w.data(), s);
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("SIMD conv2d forward and backward match the scalar reference") {
+    for (CpuPath path : supported_cpu_paths()) {
+        if (path == CpuPath::Scalar) continue;
+        for (const ConvShape& s : kShapes) {
+            ConvData ref = run(reference_kernels(), s, 3), fast = run(cpu_kernels(path), s, 3);
+            // Each output is a float sum of L products of values in [-1, 1], summed in another
+            // order: |error| <= L * 2^-24 * L. Sum lengths: y: Cin*KH*KW, dx: Cout*KH*KW,
+            // dw and db: N*OH*OW. atol = 1e-6 * L leaves a wide margin.
+            const double Ly = s.Cin * s.KH * s.KW, Ldx = s.Cout * s.KH * s.KW, Ldw = s.N * s.OH * s.OW;
+            auto y = fw::test::compare(fast.y.data(), ref.y.data(), ref.y.size(), 1e-6 * Ly, 1e-5);
+            auto dx = fw::test::compare(fast.dx.data(), ref.dx.data(), ref.dx.size(), 1e-6 * Ldx, 1e-5);
+            auto dw = fw::test::compare(fast.dw.data(), ref.dw.data(), ref.dw.size(), 1e-6 * Ldw, 1e-5);
+            auto db = fw::test::compare(fast.db.data(), ref.db.data(), ref.db.size(), 1e-6 * Ldw, 1e-5);
+            INFO(cpu_path_name(path) << " N=" << s.N << " Cin=" << s.Cin << " " << s.H << "x" << s.W << " Cout=" << s.Cout
+                                     << " k=" << s.KH << "x" << s.KW << " stride " << s.stride << " pad " << s.pad);
+            INFO("y: " << y.first << " dx: " << dx.first << " dw: " << dw.first << " db: " << db.first);
+            CHECK(y.count == 0);
+            CHECK(dx.count == 0);
+            CHECK(dw.count == 0);
+            CHECK(db.count == 0);
+        }
+    }
+}
+
+TEST_CASE("SIMD conv2d is bitwise identical for 1 and 2 threads") {
+    const int before = num_threads();
+    const ConvShape s = make(3, 13, 9, 11, 17, 3, 3, 1, 1);
+    for (CpuPath path : supported_cpu_paths()) {
+        set_num_threads(1);
+        ConvData one = run(cpu_kernels(path), s, 5);
+        set_num_threads(2);
+        ConvData two = run(cpu_kernels(path), s, 5);
+        INFO(cpu_path_name(path));
+        CHECK(one.y == two.y);
+        CHECK(one.dx == two.dx);
+        CHECK(one.dw == two.dw);
+        CHECK(one.db == two.db);
+    }
+    set_num_threads(before);
+}

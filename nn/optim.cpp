@@ -1,0 +1,129 @@
+// Adam / AdamW, gradient clipping and warm-up; the equations are in nn/optim.h and are repeated
+// next to the lines that compute them.
+#include "nn/optim.h"
+
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/error.h"
+
+namespace fw::nn {
+
+Adam::Adam(NamedTensors params, AdamOptions opt) : Adam(std::move(params), opt, false) {}
+
+Adam::Adam(NamedTensors params, AdamOptions opt, bool decoupled)
+    : params_(std::move(params)), opt_(opt), decoupled_(decoupled) {
+    const char* who = decoupled ? "AdamW" : "Adam";
+    if (!(opt.lr >= 0.0f)) fail(who, ": lr must be >= 0, got ", opt.lr);
+    if (!(opt.beta1 >= 0.0f && opt.beta1 < 1.0f) || !(opt.beta2 >= 0.0f && opt.beta2 < 1.0f))
+        fail(who, ": betas must be in [0, 1), got ", opt.beta1, ", ", opt.beta2);
+    if (!(opt.eps > 0.0f)) fail(who, ": eps must be > 0, got ", opt.eps);
+    if (!(opt.weight_decay >= 0.0f)) fail(who, ": weight_decay must be >= 0, got ", opt.weight_decay);
+    for (const auto& p : params_) {
+        if (!p.second.defined() || !p.second.is_leaf() || !p.second.requires_grad())
+            fail(who, ": '", p.first, "' is not a leaf tensor that requires grad");
+        m_.push_back(Tensor::zeros(p.second.shape()));  // m_0 = 0
+        v_.push_back(Tensor::zeros(p.second.shape()));  // v_0 = 0
+    }
+}
+
+void Adam::step() {
+    NoGradGuard no_grad;
+    t_ += 1;
+    const double b1 = opt_.beta1, b2 = opt_.beta2;
+    // bias corrections 1 - b1^t and 1 - b2^t, in double
+    const double bc1 = 1.0 - std::pow(b1, (double)t_);
+    const double bc2 = 1.0 - std::pow(b2, (double)t_);
+    // PyTorch's arrangement of p -= lr * mhat / (sqrt(vhat) + eps):
+    //   step_size = lr / bc1,  denom = sqrt(v) / sqrt(bc2) + eps,  p -= step_size * m / denom
+    const float step_size = (float)(opt_.lr / bc1);
+    const float sqrt_bc2 = (float)std::sqrt(bc2);
+    const float lr = opt_.lr, wd = opt_.weight_decay, eps = opt_.eps;
+    const float fb1 = opt_.beta1, fb2 = opt_.beta2;
+    for (size_t k = 0; k < params_.size(); ++k) {
+        Tensor& p = params_[k].second;
+        Tensor gt = p.grad();
+        if (!gt.defined()) continue;  // no gradient reached it: untouched, like PyTorch
+        FW_ASSERT(gt.numel() == p.numel(), params_[k].first);
+        float* pd = p.data();
+        const float* gd = gt.data();
+        float* m = m_[k].data();
+        float* v = v_[k].data();
+        for (int64_t i = 0; i < p.numel(); ++i) {
+            float g = gd[i];
+            if (wd != 0.0f) {
+                if (decoupled_) pd[i] *= 1.0f - lr * wd;     // AdamW: p = p - lr wd p = p (1 - lr wd)
+                else g += wd * pd[i];                      // Adam:  g = g + wd p
+            }
+            m[i] = fb1 * m[i] + (1.0f - fb1) * g;          // m = b1 m + (1 - b1) g
+            v[i] = fb2 * v[i] + (1.0f - fb2) * g * g;      // v = b2 v + (1 - b2) g^2
+            const float denom = std::sqrt(v[i]) / sqrt_bc2 + eps;  // sqrt(vhat) + eps
+            pd[i] -= step_size * m[i] / denom;             // p = p - lr mhat / (sqrt(vhat) + eps)
+        }
+    }
+}
+
+void Adam::zero_grad() {
+    for (auto& p : params_) p.second.zero_grad();
+}
+
+void Adam::set_step_count(int64_t t) {
+    if (t < 0) fail(decoupled_ ? "AdamW" : "Adam", ": step count must be >= 0, got ", t);
+    t_ = t;
+}
+
+NamedTensors Adam::state() const {
+    NamedTensors out;
+    for (size_t k = 0; k < params_.size(); ++k) out.emplace_back("adam.m." + params_[k].first, m_[k]);
+    for (size_t k = 0; k < params_.size(); ++k) out.emplace_back("adam.v." + params_[k].first, v_[k]);
+    return out;
+}
+
+void Adam::load_state(const NamedTensors& saved) {
+    const char* who = decoupled_ ? "AdamW" : "Adam";
+    for (const auto& mine : state()) {
+        const Tensor* found = nullptr;
+        for (const auto& s : saved)
+            if (s.first == mine.first) found = &s.second;
+        if (!found) fail(who, "::load_state: '", mine.first, "' is missing");
+        if (found->shape() != mine.second.shape())
+            fail(who, "::load_state: '", mine.first, "' has shape ", to_string(found->shape()), ", expected ",
+                 to_string(mine.second.shape()));
+        Tensor dst = mine.second;
+        const float* src = found->data();
+        for (int64_t i = 0; i < dst.numel(); ++i) dst.data()[i] = src[i];
+    }
+}
+
+float clip_grad_norm(const NamedTensors& params, float max_norm) {
+    if (!(max_norm > 0.0f)) fail("clip_grad_norm: max_norm must be > 0, got ", max_norm);
+    NoGradGuard no_grad;
+    // total = sqrt(sum_p sum_i g_i^2)
+    double sq = 0.0;
+    for (const auto& p : params) {
+        Tensor g = p.second.grad();
+        if (!g.defined()) continue;
+        for (int64_t i = 0; i < g.numel(); ++i) sq += (double)g.data()[i] * g.data()[i];
+    }
+    const double total = std::sqrt(sq);
+    // coef = max_norm / (total + 1e-6), applied only when it shrinks
+    const double coef = max_norm / (total + 1e-6);
+    if (coef < 1.0) {
+        const float c = (float)coef;
+        for (const auto& p : params) {
+            Tensor g = p.second.grad();
+            if (!g.defined()) continue;
+            for (int64_t i = 0; i < g.numel(); ++i) g.data()[i] *= c;
+        }
+    }
+    return (float)total;
+}
+
+float linear_warmup_lr(float base_lr, int64_t step, int64_t warmup_steps) {
+    if (step < 1) fail("linear_warmup_lr: step is 1-indexed (the update about to be taken), got ", step);
+    if (warmup_steps <= 0 || step >= warmup_steps) return base_lr;
+    // lr = base_lr * step / warmup_steps
+    return (float)((double)base_lr * (double)step / (double)warmup_steps);
+}
+
+}  // namespace fw::nn

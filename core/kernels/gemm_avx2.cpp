@@ -38,7 +38,7 @@ static void microkernel_6x16(int64_t K, const float* A, const float* B, float* C
 }
 
 // KC = 256: a 256 x 16 B panel is 16 KiB (L1); MC = 144: a 144 x 256 A block is 144 KiB (L2).
-static const GemmBlocking kBlocking = {6, 16, 256, 144, 2048, microkernel_6x16};
+static const GemmBlocking kBlocking = {6, 16, 256, 144, microkernel_6x16};
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {

@@ -37,9 +37,8 @@ static void microkernel_12x32(int64_t K, const float* A, const float* B, float* 
     }
 }
 
-// KC = 256: a 256 x 32 B panel is 32 KiB (L1); MC = 192: a 192 x 256 A block is 192 KiB (L2);
-// NC = 2048: a 256 x 2048 B block is 2 MiB (L3).
-static const GemmBlocking kBlocking = {12, 32, 256, 192, 2048, microkernel_12x32};
+// KC = 256: a 256 x 32 B panel is 32 KiB (L1); MC = 192: a 192 x 256 A block is 192 KiB (L2).
+static const GemmBlocking kBlocking = {12, 32, 256, 192, microkernel_12x32};
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {

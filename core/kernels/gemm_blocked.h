@@ -2,13 +2,17 @@
 //
 //   C (M x N) = op(A) (M x K) * op(B) (K x N) + beta C
 //
-//   for jc over N in steps of NC:                 a column block of C and B
-//     for pc over K in steps of KC:               a slice of the sum over k
-//       pack op(B)[pc:pc+KC, jc:jc+NC] into NR-wide panels   (stays in L3/L2)
-//       for ic over M in steps of MC:
-//         pack op(A)[ic:ic+MC, pc:pc+KC] into MR-tall panels (stays in L2)
-//         for each (NR panel, MR panel):          <- split across threads
+//   for pc over K in steps of KC:                 a slice of the sum over k
+//     for ic over M in steps of MC:
+//       pack op(A)[ic:ic+MC, pc:pc+KC] into MR-tall panels            (shared, stays in L2)
+//       for each NR-wide column panel q of C:     <- split across threads
+//         pack op(B)[pc:pc+KC, q] into a KC x NR panel                 (per thread, stays in L1)
+//         for each MR panel p of the A block:
 //           micro-kernel: C tile (MR x NR) += A panel (KC x MR) * B panel (KC x NR)   (registers)
+//
+// Why this order: the UNet's conv GEMMs have a small M (32 or 64 filters) and a huge N
+// (pixels x batch). Each B panel is then packed once per (pc, ic), used by every A panel while
+// it is hot in L1, and never written back to a big shared buffer.
 //
 // Packing is where the transposes disappear: a panel is always laid out "k-major", so one
 // micro-kernel serves A*B, A*B^T and A^T*B. Panels are zero-padded to MR/NR, and edge tiles of
@@ -26,8 +30,8 @@ namespace fw {
 using MicroKernel = void (*)(int64_t K, const float* A, const float* B, float* C, int64_t ldc);
 
 struct GemmBlocking {
-    int MR, NR;          // register tile, fixed by the micro-kernel
-    int KC, MC, NC;      // cache blocks: KC x NR B panel in L1, MC x KC A block in L2, KC x NC in L3
+    int MR, NR;   // register tile, fixed by the micro-kernel
+    int KC, MC;   // cache blocks: a KC x NR B panel fits L1, an MC x KC A block fits L2
     MicroKernel kernel;
 };
 

@@ -79,6 +79,11 @@ std::vector<int> ddim_timesteps(int T, int steps) {
     return tau;
 }
 
+int ddim_prev_t(const std::vector<int>& tau, size_t i) {
+    if (i >= tau.size()) fail("ddim_prev_t: index ", i, " out of range for ", tau.size(), " timesteps");
+    return i + 1 < tau.size() ? tau[i + 1] : 0;  // the next lower timestep; 0 (alpha_bar_0 = 1) after the last
+}
+
 Tensor ddim_step(const Schedule& sch, const Tensor& xt, int t, int t_prev, const Tensor& eps, double eta,
                  const Tensor& z, bool clip_x0, Tensor* x0_hat_out) {
     check_timestep(sch, t, "ddim_step");
@@ -112,7 +117,7 @@ Tensor ddim_sample_from(const Schedule& sch, const EpsModel& eps_theta, const Te
     Tensor xt = xT;
     for (size_t i = 0; i < tau.size(); ++i) {
         const int t = tau[i];
-        const int t_prev = i + 1 < tau.size() ? tau[i + 1] : 0;  // the next lower timestep; 0 after the last
+        const int t_prev = ddim_prev_t(tau, i);
         Tensor eps = call_model(eps_theta, xt, t, "ddim_sample");
         Tensor z = (eta > 0.0 && t_prev > 0) ? randn(xt.shape(), gen) : Tensor();
         Tensor x0_hat;

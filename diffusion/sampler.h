@@ -53,6 +53,8 @@ Tensor ddpm_sample_from(const Schedule& sch, const EpsModel& eps_theta, const Te
 // strictly decreasing for 1 <= steps <= T. The previous timestep of tau_i is tau_{i+1}, and 0
 // (alpha_bar_0 = 1) after the last.
 std::vector<int> ddim_timesteps(int T, int steps);
+// The timestep DDIM steps to from tau[i]: tau[i + 1], or 0 after the last.
+int ddim_prev_t(const std::vector<int>& tau, size_t i);
 
 // One step of Eq. 20 from t to t_prev (0 <= t_prev < t) with the model's eps and noise z.
 Tensor ddim_step(const Schedule& sch, const Tensor& xt, int t, int t_prev, const Tensor& eps, double eta,

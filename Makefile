@@ -48,7 +48,7 @@ EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*
 
 TEST_PACKAGES := g++ make doctest-dev libstb-dev zlib1g-dev
 
-.PHONY: all test build-tests examples train bench help clean deps-test info
+.PHONY: all test build-tests examples walkthrough train bench help clean deps-test info
 
 all: build-tests
 
@@ -68,6 +68,11 @@ test: deps-test info
 build-tests: $(TEST_BIN)
 
 examples: $(EXAMPLES)
+
+# The DDPM derivation step by step on one image: prints each equation's check, writes PNG strips.
+walkthrough: deps-test info
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/walkthrough
+	$(BUILD)/examples/walkthrough
 
 $(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -104,6 +109,7 @@ help:
 	@echo "  make train          train the MNIST denoiser (not built yet)"
 	@echo "  make bench          benchmarks (not built yet)"
 	@echo "  make examples       build every program in examples/ into $(BUILD)/examples/"
+	@echo "  make walkthrough    build and run examples/walkthrough: the DDPM equations on one image (out/walkthrough)"
 	@echo "  make info           what this configuration builds and which optional parts were found"
 	@echo "  make clean          remove build/"
 	@echo "Variables: DEBUG=1, CXX=..."

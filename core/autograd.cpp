@@ -85,8 +85,8 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     }
 
     // Gradients of intermediate (non-leaf) tensors, alive only until their Node has run.
-    std::unordered_map<TensorImpl*, std::vector<float>> grads;
-    grads[r].assign(grad_output.data(), grad_output.data() + grad_output.numel());
+    std::unordered_map<TensorImpl*, Tensor> grads;
+    grads[r] = grad_output.clone();
 
     std::vector<TensorImpl*> order = topological_order(r);
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
@@ -94,7 +94,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
         Node& node = *t->grad_fn;
         auto found = grads.find(t);
         FW_ASSERT(found != grads.end(), "no gradient reached '", node.name, "'");
-        std::vector<float> dy = std::move(found->second);
+        Tensor dy = std::move(found->second);
         grads.erase(found);
 
         std::vector<float*> dx(node.inputs.size(), nullptr);
@@ -104,8 +104,8 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
             if (!in->grad_fn) {
                 dx[i] = leaf_grad(in);
             } else {
-                std::vector<float>& g = grads[in];
-                if (g.empty()) g.assign(numel(in->shape), 0.0f);
+                Tensor& g = grads[in];
+                if (!g.defined()) g = Tensor::zeros(in->shape, in->storage->device());
                 dx[i] = g.data();
             }
         }

@@ -3,6 +3,7 @@
 // the last of them goes away (RAII, no manual free anywhere).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -10,6 +11,17 @@ namespace fw {
 
 enum class Device { CPU, CUDA };
 const char* device_name(Device d);  // "cpu" / "cuda"
+
+// Host memory accounting (bytes of tensor storage). Freed buffers are cached for reuse by
+// size (see storage.cpp), so after the first training step no step allocates from the system.
+struct MemoryStats {
+    size_t live_bytes = 0;          // held by live Storage objects now
+    size_t peak_live_bytes = 0;     // the most ever held at once (since reset_peak_memory)
+    size_t cached_bytes = 0;        // freed, kept for reuse
+    size_t system_allocations = 0;  // times the cache had to ask the system
+};
+MemoryStats memory_stats();
+void reset_peak_memory();
 
 class Storage {
 public:

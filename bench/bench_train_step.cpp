@@ -1,0 +1,66 @@
+// A full training step of the reference denoiser UNet-S (776,929 parameters) at batch 64:
+// q_sample (Eq. 6) -> UNet-S forward -> L_simple (Eq. 17) -> backward -> Adam, in images/s;
+// and sampling: one DDPM step (Eq. 18) of 64 images = one no-grad UNet-S forward + the update,
+// reported as the time for the full 1000-step sampler (steps all cost the same).
+// bench/train_step_torch.py runs the identical model in PyTorch; bench/summarize.py puts the
+// two side by side.
+#include <benchmark/benchmark.h>
+
+#include "core/autograd.h"
+#include "core/cpu.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "diffusion/diffusion.h"
+#include "nn/optim.h"
+#include "nn/unet.h"
+
+using namespace fw;
+
+namespace {
+
+void train_step(benchmark::State& state) {
+    const int batch = (int)state.range(0), threads = (int)state.range(1);
+    set_num_threads(threads);
+    Generator gen(0);
+    nn::UNet model(nn::UNetConfig::small(), gen);
+    nn::Adam adam(model.parameters(), {2e-4f});
+    diffusion::Schedule sch = diffusion::linear_schedule();
+    diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return model.forward(xt, t); };
+    Tensor x0 = rand_uniform({batch, 1, 28, 28}, gen, -1.0f, 1.0f);
+    for (auto _ : state) {
+        Tensor loss = diffusion::l_simple(sch, eps_theta, x0, gen);
+        model.zero_grad();
+        loss.backward();
+        adam.step();
+        benchmark::DoNotOptimize(loss.item());
+    }
+    state.counters["images/s"] = benchmark::Counter((double)batch, benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(std::string(cpu_path_name(cpu_path())) + ", " + std::to_string(threads) + " threads");
+}
+
+void sample_step(benchmark::State& state) {
+    const int batch = (int)state.range(0), threads = (int)state.range(1);
+    set_num_threads(threads);
+    Generator gen(0);
+    nn::UNet model(nn::UNetConfig::small(), gen);
+    diffusion::Schedule sch = diffusion::linear_schedule();
+    Tensor xt = randn({batch, 1, 28, 28}, gen);
+    int t = sch.T;
+    for (auto _ : state) {
+        NoGradGuard no_grad;
+        Tensor eps = model.forward(xt, diffusion::same_t(xt, t));
+        Tensor z = randn(xt.shape(), gen);
+        xt = diffusion::ddpm_step(sch, xt, t, eps, z, diffusion::SampleOptions{});
+        t = t > 1 ? t - 1 : sch.T;
+    }
+    state.counters["s_per_1000_steps"] =
+        benchmark::Counter(1000.0, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+    state.SetLabel(std::string(cpu_path_name(cpu_path())) + ", " + std::to_string(threads) + " threads");
+}
+
+}  // namespace
+
+BENCHMARK(train_step)->ArgNames({"batch", "threads"})->Args({64, 2})->Args({64, 1})->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK(sample_step)->ArgNames({"batch", "threads"})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
+
+BENCHMARK_MAIN();

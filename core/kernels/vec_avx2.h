@@ -91,9 +91,10 @@ inline double vhsumd(VecD v) {
 // gradually into denormals and 0 below ln(FLT_MIN) = -87.34.
 // Inputs are clamped to [-104, 89] first, so +-inf give +inf and 0; the clamp lets a NaN pass
 // through (vmin/vmax return their second operand on NaN) and NaN in gives NaN out.
-// Accuracy, measured against std::exp over every 1/4096 step of [-87, 88] (tests/
-// test_elementwise_simd.cpp checks it): max error 1 ulp (relative 1.2e-7) where the result is
-// a normal float; for denormal results at most 1 denormal ulp (1.4e-45).
+// Accuracy, measured against std::exp (double, rounded to float) over every 1/4096 step of
+// [-87, 88], 716,800 points (tests/test_elementwise_simd.cpp checks it): max error 1 ulp, max
+// relative error 8.3e-8; 90.5% of the results are the correctly rounded float. Denormal
+// results (x in [-103, -87.34]) are within 1 denormal ulp (1.4e-45).
 inline Vec vexp(Vec x) {
     x = vmax(vset1(-104.0f), vmin(vset1(89.0f), x));
     const Vec n = _mm256_round_ps(vmul(x, vset1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

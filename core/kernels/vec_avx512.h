@@ -84,9 +84,10 @@ inline double vhsumd(VecD v) { return _mm512_reduce_add_pd(v); }
 // Inputs are clamped to [-104, 89] first (e^-104 rounds to 0, e^89 overflows), so +-inf give
 // +inf and 0; the clamp is written so a NaN passes through (vmin/vmax return their second
 // operand on NaN), and NaN in gives NaN out.
-// Accuracy, measured against std::exp over every 1/4096 step of [-87, 88] (tests/
-// test_elementwise_simd.cpp checks it): max error 1 ulp (relative 1.2e-7) where the result is
-// a normal float; below e^-87.34 (denormal results) the error is at most 1 denormal ulp (1.4e-45).
+// Accuracy, measured against std::exp (double, rounded to float) over every 1/4096 step of
+// [-87, 88], 716,800 points (tests/test_elementwise_simd.cpp checks it): max error 1 ulp, max
+// relative error 8.3e-8; 90.5% of the results are the correctly rounded float. Denormal
+// results (x in [-103, -87.34]) are within 1 denormal ulp (1.4e-45).
 inline Vec vexp(Vec x) {
     x = vmax(vset1(-104.0f), vmin(vset1(89.0f), x));
     const Vec n = _mm512_roundscale_ps(vmul(x, vset1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

@@ -22,8 +22,11 @@ endif
 
 # SIMD kernels: each file is compiled for its instruction set and called only after CPUID
 # said the CPU has it (core/cpu.cpp), so the one binary runs on any x86-64.
-AVX2_FLAGS   := -mavx2 -mfma
-AVX512_FLAGS := -mavx512f -mavx512vl -mavx512dq -mavx2 -mfma
+# -ffp-contract=off: g++ would otherwise fuse a written a*b + c into one FMA (C++ allows it), so
+# the rounding would depend on the optimizer; the kernels call FMA explicitly where they want it,
+# and a kernel that writes the reference's operations rounds exactly like the reference.
+AVX2_FLAGS   := -mavx2 -mfma -ffp-contract=off
+AVX512_FLAGS := -mavx512f -mavx512vl -mavx512dq -mavx2 -mfma -ffp-contract=off
 
 CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter $(OPTFLAGS) -fopenmp -I. -MMD -MP
 LDFLAGS  += -fopenmp

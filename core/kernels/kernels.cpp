@@ -79,6 +79,23 @@ static Kernels avx2_kernels() {
     t.gemm = avx2::gemm;
     t.conv2d_forward = avx2::conv2d_forward;
     t.conv2d_backward = avx2::conv2d_backward;
+    t.exp_forward = avx2::exp_forward;         t.exp_backward = avx2::exp_backward;
+    t.log_backward = avx2::log_backward;
+    t.sqrt_forward = avx2::sqrt_forward;       t.sqrt_backward = avx2::sqrt_backward;
+    t.square_forward = avx2::square_forward;   t.square_backward = avx2::square_backward;
+    t.sigmoid_forward = avx2::sigmoid_forward; t.sigmoid_backward = avx2::sigmoid_backward;
+    t.tanh_forward = avx2::tanh_forward;       t.tanh_backward = avx2::tanh_backward;
+    t.relu_forward = avx2::relu_forward;       t.relu_backward = avx2::relu_backward;
+    t.silu_forward = avx2::silu_forward;       t.silu_backward = avx2::silu_backward;
+    t.scale = avx2::scale;
+    t.add_scalar = avx2::add_scalar;
+    t.axpy = avx2::axpy;
+    t.add_forward = avx2::add_forward;         t.add_backward = avx2::add_backward;
+    t.sub_forward = avx2::sub_forward;         t.sub_backward = avx2::sub_backward;
+    t.mul_forward = avx2::mul_forward;         t.mul_backward = avx2::mul_backward;
+    t.div_forward = avx2::div_forward;         t.div_backward = avx2::div_backward;
+    t.group_norm_forward = avx2::group_norm_forward;
+    t.group_norm_backward = avx2::group_norm_backward;
     return t;
 }
 
@@ -88,6 +105,23 @@ static Kernels avx512_kernels() {
     t.gemm = avx512::gemm;
     t.conv2d_forward = avx512::conv2d_forward;
     t.conv2d_backward = avx512::conv2d_backward;
+    t.exp_forward = avx512::exp_forward;         t.exp_backward = avx512::exp_backward;
+    t.log_backward = avx512::log_backward;
+    t.sqrt_forward = avx512::sqrt_forward;       t.sqrt_backward = avx512::sqrt_backward;
+    t.square_forward = avx512::square_forward;   t.square_backward = avx512::square_backward;
+    t.sigmoid_forward = avx512::sigmoid_forward; t.sigmoid_backward = avx512::sigmoid_backward;
+    t.tanh_forward = avx512::tanh_forward;       t.tanh_backward = avx512::tanh_backward;
+    t.relu_forward = avx512::relu_forward;       t.relu_backward = avx512::relu_backward;
+    t.silu_forward = avx512::silu_forward;       t.silu_backward = avx512::silu_backward;
+    t.scale = avx512::scale;
+    t.add_scalar = avx512::add_scalar;
+    t.axpy = avx512::axpy;
+    t.add_forward = avx512::add_forward;         t.add_backward = avx512::add_backward;
+    t.sub_forward = avx512::sub_forward;         t.sub_backward = avx512::sub_backward;
+    t.mul_forward = avx512::mul_forward;         t.mul_backward = avx512::mul_backward;
+    t.div_forward = avx512::div_forward;         t.div_backward = avx512::div_backward;
+    t.group_norm_forward = avx512::group_norm_forward;
+    t.group_norm_backward = avx512::group_norm_backward;
     return t;
 }
 

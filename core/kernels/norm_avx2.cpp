@@ -1,0 +1,12 @@
+// The AVX2 group_norm kernels: the shared bodies of norm_simd.inc on the AVX2 vector layer
+// (vec_avx2.h). Only called after CPUID said the CPU has AVX2 (core/cpu.cpp).
+#include <algorithm>
+#include <cmath>
+
+#include "core/kernels/simd.h"
+#include "core/kernels/vec_avx2.h"
+#include "core/parallel.h"
+
+namespace fw::avx2 {
+#include "core/kernels/norm_simd.inc"
+}  // namespace fw::avx2

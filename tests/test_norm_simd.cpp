@@ -1,0 +1,111 @@
+// Claims about the SIMD group_norm (core/kernels/norm_simd.inc): forward (y, mean, rstd) and
+// backward (dx, dw, db, accumulated) match the scalar reference on odd shapes, the backward
+// honours null gradients, and 1 and 2 threads give bitwise identical results.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/cpu.h"
+#include "core/kernels/kernels.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "tests/simd_check.h"
+
+using namespace fw;
+
+namespace {
+
+// HW = 1 (a 1x1 feature map), HW under one vector, odd HW with tails, one channel per group,
+// one group, and a UNet-like 32 channels in 8 groups on 14x14.
+const GroupNormShape kShapes[] = {{2, 6, 1, 3, 1e-5f},  {2, 4, 7, 2, 1e-5f},   {3, 8, 17, 4, 1e-5f},
+                                  {1, 5, 33, 5, 1e-5f}, {2, 3, 97, 1, 1e-5f},  {2, 32, 196, 8, 1e-5f}};
+
+std::vector<float> random_vec(int64_t n, Generator& g, float lo, float hi) {
+    std::vector<float> v(n);
+    g.uniform(v.data(), n, lo, hi);
+    return v;
+}
+
+struct NormData {
+    std::vector<float> y, mean, rstd, dx, dw, db;
+};
+
+// x has mean ~2 and std ~0.6 per group, so xhat = (x - mu) rstd is not just x.
+NormData run(const Kernels& k, const GroupNormShape& s, uint64_t seed, bool grads = true) {
+    Generator g(seed);
+    const int64_t n = s.N * s.C * s.HW;
+    std::vector<float> x = random_vec(n, g, 1, 3), w = random_vec(s.C, g, -2, 2), b = random_vec(s.C, g, -1, 1);
+    std::vector<float> dy = random_vec(n, g, -1, 1);
+    NormData d;
+    d.y.assign(n, 0.0f);
+    d.mean.assign(s.N * s.G, 0.0f);
+    d.rstd.assign(s.N * s.G, 0.0f);
+    d.dx = random_vec(n, g, -1, 1);  // non-zero: backward must ACCUMULATE
+    d.dw = random_vec(s.C, g, -1, 1);
+    d.db = random_vec(s.C, g, -1, 1);
+    k.group_norm_forward(d.y.data(), d.mean.data(), d.rstd.data(), x.data(), w.data(), b.data(), s);
+    // both paths' backward reads the reference's mean and rstd, so it is compared alone
+    std::vector<float> mean(s.N * s.G), rstd(s.N * s.G), y(n);
+    reference_kernels().group_norm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
+    k.group_norm_backward(d.dx.data(), grads ? d.dw.data() : nullptr, grads ? d.db.data() : nullptr, dy.data(),
+                          x.data(), mean.data(), rstd.data(), w.data(), s);
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("SIMD group_norm forward and backward match the scalar reference") {
+    for (CpuPath path : supported_cpu_paths()) {
+        if (path == CpuPath::Scalar) continue;
+        for (const GroupNormShape& s : kShapes)
+            for (bool grads : {true, false}) {
+                NormData r = run(reference_kernels(), s, 3, grads), f = run(cpu_kernels(path), s, 3, grads);
+                // mean, rstd: both from double sums in another order (1e-16 apart), then rounded
+                //   to float: equal or 1 ulp apart (rtol 1.2e-7).
+                // y: the reference forms xhat in double, ours in float from mu as two floats
+                //   (hi + lo): xhat within ~3 ulp even when rstd is large (HW = 1: two values per
+                //   group); |xhat| <= ~2, |w| <= 2, |b| <= 1: w xhat + b within ~2e-6: atol 4e-6.
+                // dx: rstd (gh - mean(gh) - xhat mean(gh xhat)) with |gh| <= 2, rstd ~ 2: a few
+                //   float roundings of values <= 8, times rstd: atol 1e-5.
+                // dw, db: sums of N HW terms (|term| <= 2), the reference in float in sequence,
+                //   ours in double: the reference's own error, atol 1e-6 N HW, rtol 1e-6.
+                const double L = (double)(s.N * s.HW);
+                auto mean = fw::test::compare(f.mean.data(), r.mean.data(), r.mean.size(), 0, 1.2e-7);
+                auto rstd = fw::test::compare(f.rstd.data(), r.rstd.data(), r.rstd.size(), 0, 1.2e-7);
+                auto y = fw::test::compare(f.y.data(), r.y.data(), r.y.size(), 4e-6, 0);
+                auto dx = fw::test::compare(f.dx.data(), r.dx.data(), r.dx.size(), 1e-5, 0);
+                auto dw = fw::test::compare(f.dw.data(), r.dw.data(), r.dw.size(), 1e-6 * L, 1e-6);
+                auto db = fw::test::compare(f.db.data(), r.db.data(), r.db.size(), 1e-6 * L, 1e-6);
+                INFO(std::string(cpu_path_name(path)) << " N=" << s.N << " C=" << s.C << " HW=" << s.HW
+                                                      << " G=" << s.G << std::string(grads ? "" : " (dw, db null)"));
+                INFO("mean: " << mean.first << " rstd: " << rstd.first << " y: " << y.first);
+                INFO("dx: " << dx.first << " dw: " << dw.first << " db: " << db.first);
+                CHECK(mean.count == 0);
+                CHECK(rstd.count == 0);
+                CHECK(y.count == 0);
+                CHECK(dx.count == 0);
+                CHECK(dw.count == 0);  // with null dw, db both sides leave them as they were
+                CHECK(db.count == 0);
+            }
+    }
+}
+
+TEST_CASE("SIMD group_norm is bitwise identical for 1 and 2 threads") {
+    const int before = num_threads();
+    const GroupNormShape s = {3, 16, 49, 4, 1e-5f};
+    for (CpuPath path : supported_cpu_paths()) {
+        set_num_threads(1);
+        NormData one = run(cpu_kernels(path), s, 8);
+        set_num_threads(2);
+        NormData two = run(cpu_kernels(path), s, 8);
+        INFO(cpu_path_name(path));
+        CHECK(one.y == two.y);
+        CHECK(one.mean == two.mean);
+        CHECK(one.rstd == two.rstd);
+        CHECK(one.dx == two.dx);
+        CHECK(one.dw == two.dw);
+        CHECK(one.db == two.db);
+    }
+    set_num_threads(before);
+}

@@ -1,5 +1,7 @@
 #include "core/kernels/conv_gemm.h"
 
+#include <cstring>
+
 #include "core/kernels/scratch.h"
 #include "core/parallel.h"
 
@@ -7,24 +9,39 @@ namespace fw {
 
 static bool is_pointwise(const ConvShape& s) { return s.KH == 1 && s.KW == 1 && s.stride == 1 && s.pad == 0; }
 
+// For kernel column q, the output columns j whose input column iw = j*stride + q - pad lies
+// inside [0, W): j in [lo, hi). Outside that range im2col writes zeros (padding).
+static void valid_columns(const ConvShape& s, int64_t q, int64_t& lo, int64_t& hi) {
+    lo = 0;
+    while (lo < s.OW && lo * s.stride + q - s.pad < 0) ++lo;
+    hi = s.OW;
+    while (hi > lo && (hi - 1) * s.stride + q - s.pad >= s.W) --hi;
+}
+
 // col (K, P) with row stride ld, from one image x (Cin, H, W).
 static void im2col(float* col, int64_t ld, const float* x, const ConvShape& s) {
     for (int64_t c = 0; c < s.Cin; ++c)
         for (int64_t p = 0; p < s.KH; ++p)
             for (int64_t q = 0; q < s.KW; ++q) {
+                int64_t lo, hi;
+                valid_columns(s, q, lo, hi);
                 float* row = col + ((c * s.KH + p) * s.KW + q) * ld;
                 for (int64_t i = 0; i < s.OH; ++i) {
                     const int64_t ih = i * s.stride + p - s.pad;
                     float* out = row + i * s.OW;
-                    if (ih < 0 || ih >= s.H) {
-                        for (int64_t j = 0; j < s.OW; ++j) out[j] = 0.0f;
+                    if (ih < 0 || ih >= s.H) {  // a whole row of padding
+                        std::memset(out, 0, sizeof(float) * s.OW);
                         continue;
                     }
-                    const float* in = x + (c * s.H + ih) * s.W;
-                    for (int64_t j = 0; j < s.OW; ++j) {
-                        const int64_t iw = j * s.stride + q - s.pad;
-                        out[j] = (iw >= 0 && iw < s.W) ? in[iw] : 0.0f;
+                    const float* in = x + (c * s.H + ih) * s.W;  // x[c, ih, :]
+                    const int64_t shift = q - s.pad;             // iw = j*stride + shift
+                    std::memset(out, 0, sizeof(float) * lo);
+                    if (s.stride == 1) {
+                        if (hi > lo) std::memcpy(out + lo, in + lo + shift, sizeof(float) * (hi - lo));
+                    } else {
+                        for (int64_t j = lo; j < hi; ++j) out[j] = in[j * s.stride + shift];
                     }
+                    std::memset(out + hi, 0, sizeof(float) * (s.OW - hi));
                 }
             }
 }
@@ -35,15 +52,16 @@ static void col2im_add(float* dx, const float* dcol, const ConvShape& s) {
     for (int64_t c = 0; c < s.Cin; ++c)
         for (int64_t p = 0; p < s.KH; ++p)
             for (int64_t q = 0; q < s.KW; ++q) {
+                int64_t lo, hi;
+                valid_columns(s, q, lo, hi);
                 const float* row = dcol + ((c * s.KH + p) * s.KW + q) * P;
                 for (int64_t i = 0; i < s.OH; ++i) {
                     const int64_t ih = i * s.stride + p - s.pad;
                     if (ih < 0 || ih >= s.H) continue;
-                    float* out = dx + (c * s.H + ih) * s.W;
-                    for (int64_t j = 0; j < s.OW; ++j) {
-                        const int64_t iw = j * s.stride + q - s.pad;
-                        if (iw >= 0 && iw < s.W) out[iw] += row[i * s.OW + j];
-                    }
+                    float* out = dx + (c * s.H + ih) * s.W;  // dx[c, ih, :]
+                    const float* in = row + i * s.OW;
+                    const int64_t shift = q - s.pad;         // iw = j*stride + shift
+                    for (int64_t j = lo; j < hi; ++j) out[j * s.stride + shift] += in[j];
                 }
             }
 }

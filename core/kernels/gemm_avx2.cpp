@@ -37,8 +37,37 @@ static void microkernel_6x16(int64_t K, const float* A, const float* B, float* C
     }
 }
 
+// Edge tiles (mr <= 6 rows, nr <= 16 columns of C are real): the same loop, with the C loads
+// and stores masked to the real columns (lane j of mask0/mask1 is all-ones if column j / 8+j
+// < nr) and the rows past mr neither loaded nor stored.
+static void microkernel_6x16_edge(int64_t K, const float* A, const float* B, float* C, int64_t ldc, int mr, int nr) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
+    const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+    __m256 c[6][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; ++i) {
+        c[i][0] = i < mr ? _mm256_maskload_ps(C + i * ldc, mask0) : _mm256_setzero_ps();
+        c[i][1] = i < mr ? _mm256_maskload_ps(C + i * ldc + 8, mask1) : _mm256_setzero_ps();
+    }
+    for (int64_t k = 0; k < K; ++k) {
+        const __m256 b0 = _mm256_load_ps(B + 16 * k);
+        const __m256 b1 = _mm256_load_ps(B + 16 * k + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; ++i) {
+            const __m256 a = _mm256_broadcast_ss(A + 6 * k + i);
+            c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
+            c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
+        }
+    }
+    for (int i = 0; i < mr; ++i) {
+        _mm256_maskstore_ps(C + i * ldc, mask0, c[i][0]);
+        _mm256_maskstore_ps(C + i * ldc + 8, mask1, c[i][1]);
+    }
+}
+
 // KC = 256: a 256 x 16 B panel is 16 KiB (L1); MC = 144: a 144 x 256 A block is 144 KiB (L2).
-static const GemmBlocking kBlocking = {6, 16, 256, 144, microkernel_6x16};
+static const GemmBlocking kBlocking = {6, 16, 256, 144, microkernel_6x16, microkernel_6x16_edge};
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {

@@ -37,8 +37,37 @@ static void microkernel_12x32(int64_t K, const float* A, const float* B, float* 
     }
 }
 
+// Edge tiles (mr <= 12 rows, nr <= 32 columns of C are real): the same loop, with the C loads
+// and stores masked to the real columns (lane j of mask0/mask1 is on if column j / 16+j < nr)
+// and the rows past mr neither loaded nor stored. A masked-off load reads nothing, so the tile
+// may end at the edge of C's allocation.
+static void microkernel_12x32_edge(int64_t K, const float* A, const float* B, float* C, int64_t ldc, int mr, int nr) {
+    const __mmask16 mask0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+    const __mmask16 mask1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1);
+    __m512 c[12][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) {
+        c[i][0] = i < mr ? _mm512_maskz_loadu_ps(mask0, C + i * ldc) : _mm512_setzero_ps();
+        c[i][1] = i < mr ? _mm512_maskz_loadu_ps(mask1, C + i * ldc + 16) : _mm512_setzero_ps();
+    }
+    for (int64_t k = 0; k < K; ++k) {
+        const __m512 b0 = _mm512_load_ps(B + 32 * k);
+        const __m512 b1 = _mm512_load_ps(B + 32 * k + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; ++i) {
+            const __m512 a = _mm512_set1_ps(A[12 * k + i]);
+            c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
+            c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
+        }
+    }
+    for (int i = 0; i < mr; ++i) {
+        _mm512_mask_storeu_ps(C + i * ldc, mask0, c[i][0]);
+        _mm512_mask_storeu_ps(C + i * ldc + 16, mask1, c[i][1]);
+    }
+}
+
 // KC = 256: a 256 x 32 B panel is 32 KiB (L1); MC = 192: a 192 x 256 A block is 192 KiB (L2).
-static const GemmBlocking kBlocking = {12, 32, 256, 192, microkernel_12x32};
+static const GemmBlocking kBlocking = {12, 32, 256, 192, microkernel_12x32, microkernel_12x32_edge};
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {

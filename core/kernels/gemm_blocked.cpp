@@ -40,9 +40,14 @@ void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     const int MR = blk.MR, NR = blk.NR;
     // C = beta C first (beta = 0 overwrites, even NaN); the micro-kernel then only accumulates.
-    if (beta != 1.0f)
-        for (int64_t m = 0; m < M; ++m)
-            for (int64_t n = 0; n < N; ++n) C[m * ldc + n] = beta == 0.0f ? 0.0f : beta * C[m * ldc + n];
+    if (beta == 0.0f) {
+        for (int64_t m = 0; m < M; ++m) std::memset(C + m * ldc, 0, sizeof(float) * N);
+    } else if (beta != 1.0f) {
+        for (int64_t m = 0; m < M; ++m) {
+            float* row = C + m * ldc;
+            for (int64_t n = 0; n < N; ++n) row[n] *= beta;
+        }
+    }
     if (M == 0 || N == 0 || K == 0) return;
 
     static thread_local Scratch a_buf;
@@ -65,16 +70,10 @@ void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M
                 for (int64_t p = 0; p < np; ++p) {
                     const int64_t m0 = ic + p * MR, mr = std::min<int64_t>(MR, M - m0);
                     const float* a = Ap + p * MR * kc;
-                    if (mr == MR && nr == NR) {
+                    if (mr == MR && nr == NR)
                         blk.kernel(kc, a, Bp, C + m0 * ldc + n0, ldc);
-                    } else {  // edge tile: through an MR x NR scratch tile
-                        alignas(64) float tile[16 * 64];
-                        for (int i = 0; i < MR; ++i)
-                            for (int j = 0; j < NR; ++j) tile[i * NR + j] = (i < mr && j < nr) ? C[(m0 + i) * ldc + n0 + j] : 0.0f;
-                        blk.kernel(kc, a, Bp, tile, NR);
-                        for (int64_t i = 0; i < mr; ++i)
-                            for (int64_t j = 0; j < nr; ++j) C[(m0 + i) * ldc + n0 + j] = tile[i * NR + j];
-                    }
+                    else
+                        blk.edge(kc, a, Bp, C + m0 * ldc + n0, ldc, (int)mr, (int)nr);
                 }
             });
         }

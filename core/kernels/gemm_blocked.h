@@ -15,8 +15,8 @@
 // it is hot in L1, and never written back to a big shared buffer.
 //
 // Packing is where the transposes disappear: a panel is always laid out "k-major", so one
-// micro-kernel serves A*B, A*B^T and A^T*B. Panels are zero-padded to MR/NR, and edge tiles of
-// C go through a small MR x NR scratch tile.
+// micro-kernel serves A*B, A*B^T and A^T*B. Panels are zero-padded to MR/NR; tiles at the
+// bottom and right edges of C use the micro-kernel's masked twin.
 //
 // Determinism: each C tile is computed by exactly one thread, over k in the same order whatever
 // the thread count, so 1 and 2 threads give bitwise identical results.
@@ -28,11 +28,14 @@ namespace fw {
 
 // C_tile (MR x NR, row stride ldc) += Apanel (K x MR, k-major) * Bpanel (K x NR, k-major)
 using MicroKernel = void (*)(int64_t K, const float* A, const float* B, float* C, int64_t ldc);
+// The same for an edge tile: only the first mr rows and nr columns of C are read and written.
+using EdgeKernel = void (*)(int64_t K, const float* A, const float* B, float* C, int64_t ldc, int mr, int nr);
 
 struct GemmBlocking {
     int MR, NR;   // register tile, fixed by the micro-kernel
     int KC, MC;   // cache blocks: a KC x NR B panel fits L1, an MC x KC A block fits L2
     MicroKernel kernel;
+    EdgeKernel edge;
 };
 
 void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,

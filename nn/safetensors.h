@@ -40,8 +40,6 @@
 
 namespace fw {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
-
 struct SafeTensors {
     NamedTensors tensors;                          // in data-section order (= the order written)
     std::map<std::string, std::string> metadata;   // "__metadata__"; empty if absent

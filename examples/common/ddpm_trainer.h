@@ -1,0 +1,96 @@
+// Training the UNet-S denoiser with L_simple (Eq. 17, Algorithm 1), as a class the programs and
+// the tests share. One step():
+//
+//   x_0   = the next batch of real digits in [-1, 1]          (data order: see epoch_order)
+//   loss  = L_simple(x_0): t ~ U{1..T}, eps ~ N(0, I),
+//           x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps   (Eq. 6),
+//           mean (eps - eps_theta(x_t, t))^2                    (Eq. 17)
+//   backward; clip the global gradient norm; Adam with linear warm-up; EMA of the weights.
+//
+// Everything a step depends on is in the checkpoint or derived from the step number: the model,
+// the EMA, Adam's moments and step count, the noise generator's (seed, offset), and the data
+// order (epoch e's permutation comes from a generator seeded by (seed, e)). So a run stopped and
+// resumed from a checkpoint performs exactly the same arithmetic as one that was not stopped.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/rng.h"
+#include "diffusion/diffusion.h"
+#include "examples/common/mnist_data.h"
+#include "nn/ema.h"
+#include "nn/optim.h"
+#include "nn/unet.h"
+
+namespace fw::train {
+
+struct TrainConfig {
+    int64_t steps = 3000;        // optimizer steps in the whole run
+    int64_t batch = 64;
+    double lr = 1e-3;            // peak learning rate (after warm-up)
+    int64_t warmup = 200;        // linear warm-up steps
+    double ema_decay = 0.999;    // the EMA's decay; with warm-up, min(decay, (1+t)/(10+t))
+    bool ema_warmup = true;
+    double grad_clip = 1.0;      // max global gradient norm (0 = off)
+    int64_t seed = 0;
+    int64_t base = 32, mid = 64; // UNet widths (UNet-S: 32 / 64)
+    int64_t groups = 8;
+    std::string schedule = "linear";  // "linear" (Eq. 1) or "cosine" (Eq. 21)
+};
+
+// Thrown by step() when the loss is NaN or Inf; the trainer's state is then not to be saved.
+struct NonFiniteLoss : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+class DdpmTrainer {
+public:
+    DdpmTrainer(const TrainConfig& cfg, const data::Split& train);
+
+    float step();                          // one optimizer step; returns the loss
+    int64_t step_count() const { return step_; }
+    float last_lr() const { return last_lr_; }
+    float last_grad_norm() const { return last_grad_norm_; }
+
+    // Checkpoint (safetensors, written atomically): model, EMA, Adam state, step, noise RNG, and
+    // the config, which load() checks (a different architecture, batch, seed or schedule would
+    // not continue the same run; a different step count or interval is fine).
+    void save(const std::string& path) const;
+    void load(const std::string& path);
+
+    const TrainConfig& config() const { return cfg_; }
+    const diffusion::Schedule& schedule() const { return sch_; }
+    nn::UNet& model() { return *model_; }
+    // A UNet holding the EMA weights (refreshed on each call), for sampling.
+    nn::UNet& ema_model();
+    // The epoch's data order: a permutation of the training set seeded by (seed, epoch).
+    std::vector<int64_t> epoch_order(int64_t epoch) const;
+
+private:
+    void fill_batch(int64_t step);
+
+    TrainConfig cfg_;
+    const data::Split& train_;
+    diffusion::Schedule sch_;
+    std::unique_ptr<nn::UNet> model_, ema_model_;
+    std::unique_ptr<nn::Adam> adam_;
+    std::unique_ptr<nn::EMA> ema_;
+    Generator noise_gen_;
+    Tensor batch_;                     // (B, 1, H, W), filled in place each step
+    int64_t step_ = 0;
+    int64_t cached_epoch_ = -1;
+    std::vector<int64_t> order_;
+    float last_lr_ = 0, last_grad_norm_ = 0;
+};
+
+// Samples n images of shape (1, H, W) from `net` with DDPM (Algorithm 2, 1000 steps) or DDIM
+// (Eq. 20, `steps` steps, eta 0), in chunks of at most 64 images. on_step sees the first chunk.
+Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_t n, int64_t H, int64_t W,
+                     const std::string& sampler, int64_t steps, Generator& gen,
+                     const diffusion::StepCallback& on_step = nullptr);
+
+diffusion::Schedule make_schedule(const std::string& name);
+
+}  // namespace fw::train

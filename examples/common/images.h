@@ -1,0 +1,25 @@
+// Pictures for the example programs, written as PNG with stb_image_write (Debian libstb-dev).
+// Images come in DDPM's range [-1, 1] (-1 = black background, +1 = white ink).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace fw::images {
+
+// A grid of the N images of x (N, 1, H, W), `cols` per row, each pixel drawn `scale` x `scale`,
+// with a `pad`-pixel grey border between images. Throws fw::Error naming the path on failure.
+void write_grid_png(const std::string& path, const Tensor& x, int cols, int scale = 2, int pad = 2);
+
+// Rows of images: rows[r][c] is one (1, 1, H, W) or (1, H, W) or (H, W) image.
+void write_rows_png(const std::string& path, const std::vector<std::vector<Tensor>>& rows, int scale = 2,
+                    int pad = 2);
+
+// A line plot of y against x (e.g. loss against step), y on a log10 axis when log_y, with light
+// grid lines at each power of ten (log) or at 5 even steps (linear). The plot is W x H pixels.
+void write_plot_png(const std::string& path, const std::vector<double>& x, const std::vector<double>& y, bool log_y,
+                    int W = 640, int H = 360);
+
+}  // namespace fw::images

@@ -1,0 +1,32 @@
+// A one-line progress bar for training: step/total, smoothed loss, images/s, elapsed and ETA.
+//   [##########----------] 1200/3000  loss 0.0412  71.3 img/s  02:15 elapsed  ETA 03:22
+// On a terminal the line is redrawn in place (at most 5 times a second); otherwise (a log file,
+// CI) a full line is printed every 5% of the run.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace fw::progress {
+
+// The text of the line (no '\r'), for given values; public so it can be tested.
+std::string format_line(int64_t step, int64_t total, double loss, double images_per_s, double elapsed_s, double eta_s);
+std::string format_duration(double seconds);  // "02:15", "1:02:15"
+
+class Bar {
+public:
+    Bar(int64_t total, int64_t start_step, bool tty);
+    void update(int64_t step, double loss, double images_per_s);
+    void finish();  // ends the line
+
+private:
+    int64_t total_, start_;
+    bool tty_;
+    double loss_ = -1, ips_ = -1;
+    int64_t last_printed_step_ = -1;
+    std::chrono::steady_clock::time_point t0_, last_draw_;
+    bool drawn_ = false;
+};
+
+}  // namespace fw::progress

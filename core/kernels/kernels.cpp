@@ -52,81 +52,16 @@ const Kernels& reference_kernels() {
     return k;
 }
 
-// conv2d on each path's GEMM (core/kernels/conv_gemm.h).
 namespace avx2 {
-static void conv2d_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s) {
-    conv2d_forward_gemm(gemm, y, x, w, b, s);
-}
-static void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
-                            const ConvShape& s) {
-    conv2d_backward_gemm(gemm, dx, dw, db, dy, x, w, s);
-}
+#include "core/kernels/simd_table.inc"
 }  // namespace avx2
+
 namespace avx512 {
-static void conv2d_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s) {
-    conv2d_forward_gemm(gemm, y, x, w, b, s);
-}
-static void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
-                            const ConvShape& s) {
-    conv2d_backward_gemm(gemm, dx, dw, db, dy, x, w, s);
-}
+#include "core/kernels/simd_table.inc"
 }  // namespace avx512
 
-// The SIMD tables: the reference table with the kernels that have a SIMD twin replaced.
-static Kernels avx2_kernels() {
-    Kernels t = reference_kernels();
-    t.name = "avx2";
-    t.gemm = avx2::gemm;
-    t.conv2d_forward = avx2::conv2d_forward;
-    t.conv2d_backward = avx2::conv2d_backward;
-    t.exp_forward = avx2::exp_forward;         t.exp_backward = avx2::exp_backward;
-    t.log_backward = avx2::log_backward;
-    t.sqrt_forward = avx2::sqrt_forward;       t.sqrt_backward = avx2::sqrt_backward;
-    t.square_forward = avx2::square_forward;   t.square_backward = avx2::square_backward;
-    t.sigmoid_forward = avx2::sigmoid_forward; t.sigmoid_backward = avx2::sigmoid_backward;
-    t.tanh_forward = avx2::tanh_forward;       t.tanh_backward = avx2::tanh_backward;
-    t.relu_forward = avx2::relu_forward;       t.relu_backward = avx2::relu_backward;
-    t.silu_forward = avx2::silu_forward;       t.silu_backward = avx2::silu_backward;
-    t.scale = avx2::scale;
-    t.add_scalar = avx2::add_scalar;
-    t.axpy = avx2::axpy;
-    t.add_forward = avx2::add_forward;         t.add_backward = avx2::add_backward;
-    t.sub_forward = avx2::sub_forward;         t.sub_backward = avx2::sub_backward;
-    t.mul_forward = avx2::mul_forward;         t.mul_backward = avx2::mul_backward;
-    t.div_forward = avx2::div_forward;         t.div_backward = avx2::div_backward;
-    t.group_norm_forward = avx2::group_norm_forward;
-    t.group_norm_backward = avx2::group_norm_backward;
-    return t;
-}
-
-static Kernels avx512_kernels() {
-    Kernels t = reference_kernels();
-    t.name = "avx512";
-    t.gemm = avx512::gemm;
-    t.conv2d_forward = avx512::conv2d_forward;
-    t.conv2d_backward = avx512::conv2d_backward;
-    t.exp_forward = avx512::exp_forward;         t.exp_backward = avx512::exp_backward;
-    t.log_backward = avx512::log_backward;
-    t.sqrt_forward = avx512::sqrt_forward;       t.sqrt_backward = avx512::sqrt_backward;
-    t.square_forward = avx512::square_forward;   t.square_backward = avx512::square_backward;
-    t.sigmoid_forward = avx512::sigmoid_forward; t.sigmoid_backward = avx512::sigmoid_backward;
-    t.tanh_forward = avx512::tanh_forward;       t.tanh_backward = avx512::tanh_backward;
-    t.relu_forward = avx512::relu_forward;       t.relu_backward = avx512::relu_backward;
-    t.silu_forward = avx512::silu_forward;       t.silu_backward = avx512::silu_backward;
-    t.scale = avx512::scale;
-    t.add_scalar = avx512::add_scalar;
-    t.axpy = avx512::axpy;
-    t.add_forward = avx512::add_forward;         t.add_backward = avx512::add_backward;
-    t.sub_forward = avx512::sub_forward;         t.sub_backward = avx512::sub_backward;
-    t.mul_forward = avx512::mul_forward;         t.mul_backward = avx512::mul_backward;
-    t.div_forward = avx512::div_forward;         t.div_backward = avx512::div_backward;
-    t.group_norm_forward = avx512::group_norm_forward;
-    t.group_norm_backward = avx512::group_norm_backward;
-    return t;
-}
-
 const Kernels& cpu_kernels(CpuPath path) {
-    static const Kernels avx2 = avx2_kernels(), avx512 = avx512_kernels();
+    static const Kernels avx2 = avx2::simd_table("avx2"), avx512 = avx512::simd_table("avx512");
     switch (path) {
         case CpuPath::Avx2: return avx2;
         case CpuPath::Avx512: return avx512;

@@ -167,10 +167,11 @@ int main(int argc, char** argv) {
         for (int c = 0; c < C; ++c) std::printf(" %d:%lld", c, (long long)hist[(size_t)c]);
         std::printf("\n  Frechet distance of classifier features (fc1, 128-d) to the %lld %s digits of %s:\n",
                     (long long)ref.n, reference.c_str(), data_dir.c_str());
-        std::printf("    samples                               %10.3f\n", frechet(s, im.n, r, ref.n));
-        std::printf("    real: %5lld %s digits (for scale)     %10.3f\n", (long long)n_real,
-                    reference == "test" ? "train" : "test ", frechet(real, n_real, r, ref.n));
-        std::printf("    noise: %5lld uniform random images    %10.3f\n", (long long)im.n, frechet(noise, im.n, r, ref.n));
+        const std::string real_what = std::to_string(n_real) + (reference == "test" ? " train" : " test") + " digits (for scale)";
+        const std::string noise_what = std::to_string(im.n) + " uniform random images";
+        std::printf("    %-40s %10.3f\n", "samples", frechet(s, im.n, r, ref.n));
+        std::printf("    %-40s %10.3f\n", ("real: " + real_what).c_str(), frechet(real, n_real, r, ref.n));
+        std::printf("    %-40s %10.3f\n", ("noise: " + noise_what).c_str(), frechet(noise, im.n, r, ref.n));
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "evaluate: %s\n", e.what());

@@ -109,15 +109,17 @@ def main():
                 ob_best = max(x for x in (ob, obx, 0) if x is not None) or None
                 rows.append([f"{s} t{t}", f"{ours:.1f} {path}", fmt(ratio(ours, peaks[t]), ".0%"), fmt(dnnl),
                              fmt(ratio(ours, dnnl), ".2f"), fmt(ob), fmt(obx), fmt(ratio(ours, ob_best), ".2f")])
-                if t == 2:
-                    final.append((f"sgemm {s} 2t / oneDNN", ratio(ours, dnnl)))
-                    final.append((f"sgemm {s} 2t / OpenBLAS best", ratio(ours, ob_best)))
+                final.append((t, s, "oneDNN", ratio(ours, dnnl)))
+                final.append((t, s, "OpenBLAS best", ratio(ours, ob_best)))
         table(["shape thr", "ours", "of peak", "oneDNN", "ours/dnnl", "OBLAS dflt", "OBLAS SkylakeX", "ours/OBLAS best"], rows)
         # keep the final table short: square 1024 alone, the UNet shapes as a geometric mean
-        sq = [f for f in final if "square1024" in f[0]]
-        unet = [f for f in final if "square1024" not in f[0]]
-        final = sq + [("sgemm UNet shapes 2t / oneDNN (geomean)", geomean([r for w, r in unet if "oneDNN" in w])),
-                      ("sgemm UNet shapes 2t / OpenBLAS best (geomean)", geomean([r for w, r in unet if "OpenBLAS" in w]))]
+        per_case, final = final, []
+        for t in (1, 2):
+            for ref in ("oneDNN", "OpenBLAS best"):
+                final.append((f"sgemm square1024 {t}t / {ref}",
+                              next((r for tt, s, rr, r in per_case if tt == t and s == "square1024" and rr == ref), None)))
+                final.append((f"sgemm UNet shapes {t}t / {ref} (geomean)",
+                              geomean([r for tt, s, rr, r in per_case if tt == t and s != "square1024" and rr == ref])))
 
     # ---- conv
     if conv:
@@ -128,7 +130,7 @@ def main():
             l = n.split("/")[1]
             if l not in layers:
                 layers.append(l)
-        rows, by_pass = [], {"fwd": [], "bwd_dx_dw": []}
+        rows, by_pass = [], {(t, p): [] for t in (1, 2) for p in ("fwd", "bwd_dx_dw")}
         for t in (1, 2):
             for l in layers:
                 for p in ("fwd", "bwd_dx_dw"):
@@ -138,11 +140,11 @@ def main():
                     scalar = get(conv, f"conv/{l}/{p}/scalar/threads:{t}", "GFLOP/s")
                     dnnl = get(conv, f"conv/{l}/{p}/onednn/threads:{t}", "GFLOP/s")
                     rows.append([f"{l} {p} t{t}", fmt(scalar), f"{ours:.1f} {path}", fmt(dnnl), fmt(ratio(ours, dnnl), ".2f")])
-                    if t == 2:
-                        by_pass[p].append(ratio(ours, dnnl))
+                    by_pass[(t, p)].append(ratio(ours, dnnl))
         table(["layer pass thr", "scalar", "ours", "oneDNN", "ours/dnnl"], rows)
-        final.append(("conv fwd 2t / oneDNN (geomean of layers)", geomean(by_pass["fwd"])))
-        final.append(("conv bwd 2t / oneDNN (geomean of layers)", geomean(by_pass["bwd_dx_dw"])))
+        for t in (1, 2):
+            final.append((f"conv fwd {t}t / oneDNN (geomean of layers)", geomean(by_pass[(t, "fwd")])))
+            final.append((f"conv bwd {t}t / oneDNN (geomean of layers)", geomean(by_pass[(t, "bwd_dx_dw")])))
 
     # ---- elementwise
     if elem:
@@ -172,14 +174,17 @@ def main():
         tver = (torch_best or torch_default).get("train_step", {}).get("torch", "")
         rows = [["ours, 2 threads" + (f" ({label})" if label else ""), fmt(ours2), "1.00" if ours2 else "-"],
                 ["ours, 1 thread", fmt(ours1), fmt(ratio(ours1, ours2), ".2f")],
-                [f"PyTorch {tver}, 2 threads, OPENBLAS_NUM_THREADS=1 (its best)", fmt(tb), fmt(ratio(tb, ours2), ".2f")],
+                [f"PyTorch {tver}, 2 threads, OPENBLAS_NUM_THREADS=1", fmt(tb), fmt(ratio(tb, ours2), ".2f")],
                 [f"PyTorch {tver}, 2 threads, as installed", fmt(td), fmt(ratio(td, ours2), ".2f")]]
         table(["training step", "images/s", "vs ours 2t"], rows)
         if peak_mib:
             print(f"peak tensor memory of one of our training steps (parameters, gradients, Adam moments included): "
                   f"{peak_mib:.0f} MiB\n")
-        final.append(("train step images/s / PyTorch best", ratio(ours2, tb)))
-        final.append(("train step images/s / PyTorch as installed", ratio(ours2, td)))
+        # PyTorch is expected to be fastest with OPENBLAS_NUM_THREADS=1 (README); both are listed, and
+        # the faster of the two as measured is "its best" here, whichever it was in this run.
+        final.append(("train step / PyTorch, OPENBLAS_NUM_THREADS=1", ratio(ours2, tb)))
+        final.append(("train step / PyTorch, as installed", ratio(ours2, td)))
+        final.append(("train step / PyTorch at its best (faster of the two)", ratio(ours2, max(tb or 0, td or 0) or None)))
 
         os_ = get(train, "sample_step/batch:64/threads:2", "s_per_1000_steps")
         ts_b = torch_best.get("sample_step", {}).get("s_per_1000_steps")
@@ -188,8 +193,8 @@ def main():
         table(["sampler", "s / 1000 steps"],
               [["ours", fmt(os_)], ["PyTorch, OPENBLAS_NUM_THREADS=1", fmt(ts_b)], ["PyTorch, as installed", fmt(ts_d)]])
         # as a speed ratio (reference time / our time), so > 1 means ours is faster, like the rest
-        final.append(("sampling speed / PyTorch best", ratio(min(x for x in (ts_b, ts_d, math.inf) if x), os_)
-                      if os_ and (ts_b or ts_d) else None))
+        ts_best = min((x for x in (ts_b, ts_d) if x), default=None)
+        final.append(("sampling / PyTorch at its best (faster of the two)", ratio(ts_best, os_)))
 
     if final:
         print("Ratios ours / reference (speed; > 1 = ours faster; each reference at its best configuration)")

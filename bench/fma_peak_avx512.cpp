@@ -19,7 +19,9 @@ __attribute__((target("avx512f,fma"))) static double fma_loop_avx512(long iters)
         for (int i = 0; i < 12; ++i) c[i] = _mm512_fmadd_ps(c[i], a, b);
     __m512 s = c[0];
     for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, c[i]);
-    return (double)_mm512_reduce_add_ps(s);  // keep the result alive
+    float out[16];
+    _mm512_storeu_ps(out, s);  // (not _mm512_reduce_add_ps: g++ 12 warns inside its header)
+    return out[0];             // keep the result alive
 }
 
 __attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iters) {

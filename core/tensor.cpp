@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace fw {
 
@@ -23,7 +24,12 @@ Tensor Tensor::empty(const Shape& shape, Device device) { return Tensor(new_impl
 
 Tensor Tensor::full(const Shape& shape, float value, Device device) {
     Tensor t = empty(shape, device);
-    std::fill_n(t.data(), t.numel(), value);
+    // Gradient buffers start as zeros: large fills are split over the threads (64K floats a task).
+    const int64_t n = t.numel(), chunk = 65536;
+    float* p = t.data();
+    parallel_for((n + chunk - 1) / chunk, [&](int64_t c) {
+        std::fill(p + c * chunk, p + std::min(n, (c + 1) * chunk), value);
+    });
     return t;
 }
 Tensor Tensor::zeros(const Shape& shape, Device device) { return full(shape, 0.0f, device); }

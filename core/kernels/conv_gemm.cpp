@@ -1,5 +1,6 @@
 #include "core/kernels/conv_gemm.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/kernels/scratch.h"
@@ -94,17 +95,29 @@ void conv2d_backward_gemm(GemmFn gemm, float* dx, float* dw, float* db, const fl
                 for (int64_t i = 0; i < P; ++i) acc += dy[(n * s.Cout + o) * P + i];
             db[o] += acc;
         });
-    if (dw) {  // dW += dy_n col_n^T, images in order, the GEMM threaded inside
-        static thread_local Scratch col_buf;
-        float* col = is_pointwise(s) ? nullptr : col_buf.get(K * P);
-        for (int64_t n = 0; n < s.N; ++n) {
-            const float* c = x + n * image;
-            if (col) {
-                im2col(col, P, x + n * image, s);
-                c = col;
+    if (dw) {
+        // dW += sum_n dy_n col_n^T. Images are split into fixed chunks of kChunk; one task per
+        // chunk sums its images into its own partial dW, then the partials are added in chunk
+        // order. The chunks do not depend on the thread count, so neither does the result.
+        constexpr int64_t kChunk = 8;
+        const int64_t chunks = (s.N + kChunk - 1) / kChunk, wsize = s.Cout * K;
+        static thread_local Scratch partial_buf;
+        float* partial = partial_buf.get(chunks * wsize);
+        parallel_for(chunks, [&](int64_t g) {
+            static thread_local Scratch col_buf;
+            float* col = is_pointwise(s) ? nullptr : col_buf.get(K * P);
+            float* pw = partial + g * wsize;
+            for (int64_t n = g * kChunk; n < std::min(s.N, (g + 1) * kChunk); ++n) {
+                const float* c = x + n * image;
+                if (col) {
+                    im2col(col, P, c, s);
+                    c = col;
+                }
+                gemm(false, true, s.Cout, K, P, dy + n * s.Cout * P, P, c, P, n == g * kChunk ? 0.0f : 1.0f, pw, K);
             }
-            gemm(false, true, s.Cout, K, P, dy + n * s.Cout * P, P, c, P, 1.0f, dw, K);
-        }
+        });
+        for (int64_t g = 0; g < chunks; ++g)
+            for (int64_t i = 0; i < wsize; ++i) dw[i] += partial[g * wsize + i];
     }
     if (dx)  // dcol_n = W^T dy_n, then dx_n += col2im(dcol_n); one thread per image
         parallel_for(s.N, [&](int64_t n) {

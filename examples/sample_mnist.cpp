@@ -22,6 +22,7 @@ using namespace fw;
 int main(int argc, char** argv) {
     std::string ckpt = "out/mnist/checkpoint.safetensors", out = "out/mnist/sampled", sampler = "ddim";
     int64_t n = 100, steps = 100, seed = 0, threads = 0;
+    bool no_clip = false;
     flags::Parser p("sample_mnist", "Draws digits from the EMA weights of a train_mnist checkpoint.");
     p.add_string("ckpt", &ckpt, "checkpoint written by train_mnist");
     p.add_string("out", &out, "output path prefix: OUT.png and OUT-idx3-ubyte");
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     p.add_int("steps", &steps, "DDIM steps", 1, 1000);
     p.add_int("seed", &seed, "seed of the sampler's noise", 0, 1'000'000'000);
     p.add_int("threads", &threads, "threads (0 = all cores)", 0, 256);
+    p.add_bool("no-clip", &no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
     try {
         if (!p.parse(argc, argv)) return 0;
         if (threads > 0) set_num_threads((int)threads);
@@ -50,7 +52,7 @@ int main(int argc, char** argv) {
 
         Generator gen((uint64_t)seed);
         auto t0 = std::chrono::steady_clock::now();
-        Tensor x = train::sample_images(net, sch, n, 28, 28, sampler, steps, gen);
+        Tensor x = train::sample_images(net, sch, n, 28, 28, sampler, steps, gen, !no_clip);
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         images::write_grid_png(out + ".png", x, 10);
         std::vector<uint8_t> bytes(x.numel());

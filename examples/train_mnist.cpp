@@ -9,7 +9,7 @@
 // good checkpoint alone.
 //
 // Pictures in OUT (all from the EMA weights):
-//   forward_process.png   a few real digits noised by Eq. 6 at t = 0, 50, ..., 1000
+//   forward_process.png   a few real digits noised by Eq. 6 at t = 0, 100, ..., 1000
 //   samples_stepN.png     a DDIM sample grid every --sample-every steps
 //   samples.png           the final grid; samples-idx3-ubyte the same images as IDX (any MNIST tool)
 //   reverse_process.png   x_t (top rows) and the predicted x_0 (bottom rows) along the final sampler
@@ -42,11 +42,11 @@ std::atomic<int> g_signal{0};
 void on_signal(int sig) { g_signal = sig; }
 
 struct Options {
-    std::string data = "data/mnist", out = "out/mnist", sampler = "ddim", schedule = "linear";
+    std::string data = "data/mnist", out = "out/mnist", sampler = "ddim", schedule = "linear", lr_schedule = "cosine";
     int64_t steps = 3000, batch = 64, warmup = 200, seed = 0, threads = 0, base = 32, mid = 64;
     int64_t ckpt_every = 250, sample_every = 1000, samples = 100, sample_steps = 100;
     double lr = 1e-3, ema = 0.999, clip = 1.0;
-    bool resume = false, no_ema_warmup = false;
+    bool resume = false, no_ema_warmup = false, no_clip = false;
 };
 
 // Keeps the CSV rows up to `step` (a resumed run rewrites what came after its checkpoint).
@@ -62,7 +62,7 @@ void truncate_log(const std::string& path, int64_t step) {
     std::ofstream(path, std::ios::trunc) << kept;
 }
 
-// The forward process on a few real digits: Eq. 6 at t = 0, 50, 100, ..., 1000.
+// The forward process on a few real digits: Eq. 6 at t = 0, 100, 200, ..., 1000.
 void write_forward_png(const std::string& path, const data::Split& train, const diffusion::Schedule& sch) {
     Generator gen(12345);
     std::vector<std::vector<Tensor>> rows;
@@ -71,7 +71,7 @@ void write_forward_png(const std::string& path, const data::Split& train, const 
         data::bytes_to_unit_range(train.pixels.data() + r * train.image_size(), train.image_size(), x0.data());
         Tensor eps = randn(x0.shape(), gen);
         std::vector<Tensor> row = {x0};
-        for (int t = 50; t <= sch.T; t += 50) row.push_back(diffusion::q_sample(sch, x0, {t}, eps));
+        for (int t = 100; t <= sch.T; t += 100) row.push_back(diffusion::q_sample(sch, x0, {t}, eps));
         rows.push_back(row);
     }
     images::write_rows_png(path, rows);
@@ -96,6 +96,7 @@ int run(const Options& o) {
     cfg.batch = o.batch;
     cfg.lr = o.lr;
     cfg.warmup = o.warmup;
+    cfg.lr_schedule = o.lr_schedule;
     cfg.ema_decay = o.ema;
     cfg.ema_warmup = !o.no_ema_warmup;
     cfg.grad_clip = o.clip;
@@ -140,19 +141,15 @@ int run(const Options& o) {
         const int64_t s = trainer.step_count();
         const double ips = o.batch / dt;
         bar.update(s, loss, ips);
-        log << s << "," << loss << "," << trainer.last_lr() << "," << trainer.last_grad_norm() << "," << ips << "\n";
-        if (s % o.ckpt_every == 0 || s == o.steps) {
-            log.flush();
-            trainer.save(ckpt);
-        }
+        log << s << "," << loss << "," << trainer.last_lr() << "," << trainer.last_grad_norm() << "," << ips << std::endl;
+        if (s % o.ckpt_every == 0 || s == o.steps) trainer.save(ckpt);
         if (o.sample_every > 0 && s % o.sample_every == 0 && s < o.steps) {
             Generator g(777);
-            Tensor x = train::sample_images(trainer.ema_model(), trainer.schedule(), 64, 28, 28, "ddim", 50, g);
+            Tensor x = train::sample_images(trainer.ema_model(), trainer.schedule(), 64, 28, 28, "ddim", 50, g, !o.no_clip);
             images::write_grid_png(o.out + "/samples_step" + std::to_string(s) + ".png", x, 8);
         }
         if (g_signal) {
             bar.finish();
-            log.flush();
             trainer.save(ckpt);
             std::printf("[train] signal %d: saved %s at step %lld; continue with --resume\n", (int)g_signal,
                         ckpt.c_str(), (long long)s);
@@ -194,7 +191,8 @@ int run(const Options& o) {
     };
     Generator g((uint64_t)o.seed + 4242);
     auto ts = std::chrono::steady_clock::now();
-    Tensor x = train::sample_images(trainer.ema_model(), trainer.schedule(), o.samples, 28, 28, o.sampler, o.sample_steps, g, record);
+    Tensor x = train::sample_images(trainer.ema_model(), trainer.schedule(), o.samples, 28, 28, o.sampler, o.sample_steps, g,
+                                    !o.no_clip, record);
     const double sample_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
     images::write_grid_png(o.out + "/samples.png", x, 10);
     write_samples_idx(o.out + "/samples-idx3-ubyte", x);
@@ -222,6 +220,8 @@ int main(int argc, char** argv) {
     p.add_int("batch", &o.batch, "images per step", 1, 4096);
     p.add_float("lr", &o.lr, "peak learning rate (Adam)", 1e-7, 1.0);
     p.add_int("warmup", &o.warmup, "linear learning-rate warm-up steps", 0, 10'000'000);
+    p.add_string("lr-schedule", &o.lr_schedule, "after the warm-up: cosine decay to 5% at --steps, or constant",
+                 {"cosine", "constant"});
     p.add_float("ema", &o.ema, "EMA decay of the weights used for sampling", 0.0, 0.999999);
     p.add_bool("no-ema-warmup", &o.no_ema_warmup, "use the fixed EMA decay from step 1");
     p.add_float("clip", &o.clip, "max global gradient norm (0 = no clipping)", 0.0, 1e6);
@@ -235,6 +235,7 @@ int main(int argc, char** argv) {
     p.add_int("samples", &o.samples, "images drawn at the end", 1, 100000);
     p.add_string("sampler", &o.sampler, "final sampler", {"ddpm", "ddim"});
     p.add_int("sample-steps", &o.sample_steps, "DDIM steps for the final samples", 1, 1000);
+    p.add_bool("no-clip", &o.no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
     p.add_bool("resume", &o.resume, "continue the run in --out from its checkpoint");
     try {
         if (!p.parse(argc, argv)) return 0;

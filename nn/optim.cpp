@@ -2,6 +2,8 @@
 // next to the lines that compute them.
 #include "nn/optim.h"
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "core/autograd.h"
@@ -124,6 +126,16 @@ float linear_warmup_lr(float base_lr, int64_t step, int64_t warmup_steps) {
     if (warmup_steps <= 0 || step >= warmup_steps) return base_lr;
     // lr = base_lr * step / warmup_steps
     return (float)((double)base_lr * (double)step / (double)warmup_steps);
+}
+
+float warmup_cosine_lr(float base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps, float final_fraction) {
+    if (step < 1) fail("warmup_cosine_lr: step is 1-indexed (the update about to be taken), got ", step);
+    if (warmup_steps > 0 && step < warmup_steps) return linear_warmup_lr(base_lr, step, warmup_steps);
+    if (total_steps <= warmup_steps) return base_lr;
+    // progress p in [0, 1] after the warm-up; lr = base (f + (1 - f) (1 + cos(pi p)) / 2)
+    const double p = std::min(1.0, (double)(step - std::max<int64_t>(warmup_steps, 0)) / (double)(total_steps - std::max<int64_t>(warmup_steps, 0)));
+    const double pi = 3.14159265358979323846;
+    return (float)(base_lr * (final_fraction + (1.0 - final_fraction) * 0.5 * (1.0 + std::cos(pi * p))));
 }
 
 }  // namespace fw::nn

@@ -81,4 +81,9 @@ float clip_grad_norm(const NamedTensors& params, float max_norm);
 // so step 1 already moves (lr = base_lr / warmup_steps), and step >= warmup_steps uses base_lr.
 float linear_warmup_lr(float base_lr, int64_t step, int64_t warmup_steps);
 
+// Linear warm-up, then a cosine decay from base_lr to final_fraction * base_lr at total_steps:
+//   lr(step) = base_lr (f + (1 - f) (1 + cos(pi p)) / 2),  p = (step - warmup) / (total - warmup)
+// A short run ends with small steps, so its last weights (and their EMA) settle.
+float warmup_cosine_lr(float base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps, float final_fraction);
+
 }  // namespace fw::nn

@@ -154,3 +154,21 @@ TEST_CASE("linear warm-up: lr(step) = base * min(1, step / warmup), step 1-index
     CHECK(linear_warmup_lr(1e-3f, 1, 0) == 1e-3f);  // no warm-up
     CHECK_THROWS_AS(linear_warmup_lr(1e-3f, 0, 100), fw::Error);
 }
+
+TEST_CASE("warm-up then cosine decay: linear to the peak, half-way at the middle, the floor at the end") {
+    // 10 warm-up steps, 110 in all, floor 5%: the decay runs over steps 10..110.
+    CHECK(nn::warmup_cosine_lr(1e-3f, 1, 10, 110, 0.05f) == doctest::Approx(1e-4));   // 1/10 of the peak
+    CHECK(nn::warmup_cosine_lr(1e-3f, 10, 10, 110, 0.05f) == doctest::Approx(1e-3));  // the peak
+    // p = 0.5: cos(pi/2) = 0, lr = base (f + (1 - f)/2) = 1e-3 * 0.525
+    CHECK(nn::warmup_cosine_lr(1e-3f, 60, 10, 110, 0.05f) == doctest::Approx(5.25e-4));
+    CHECK(nn::warmup_cosine_lr(1e-3f, 110, 10, 110, 0.05f) == doctest::Approx(5e-5));  // the floor
+    CHECK(nn::warmup_cosine_lr(1e-3f, 500, 10, 110, 0.05f) == doctest::Approx(5e-5));  // stays there
+    float prev = 1.0f;
+    int rises = 0;
+    for (int s = 10; s <= 110; ++s) {  // non-increasing after the warm-up
+        float lr = nn::warmup_cosine_lr(1e-3f, s, 10, 110, 0.05f);
+        rises += lr > prev;
+        prev = lr;
+    }
+    CHECK(rises == 0);
+}

@@ -26,6 +26,8 @@ static nn::UNetConfig unet_config(const TrainConfig& c) {
 
 DdpmTrainer::DdpmTrainer(const TrainConfig& cfg, const data::Split& train)
     : cfg_(cfg), train_(train), sch_(make_schedule(cfg.schedule)), noise_gen_((uint64_t)cfg.seed * 2 + 1) {
+    if (cfg.lr_schedule != "cosine" && cfg.lr_schedule != "constant")
+        fail("lr schedule '", cfg.lr_schedule, "': allowed: cosine, constant");
     if (train.n < cfg.batch)
         fail("training set has ", train.n, " images, fewer than one batch of ", cfg.batch);
     Generator init((uint64_t)cfg.seed * 2);
@@ -66,7 +68,8 @@ float DdpmTrainer::step() {
     model_->zero_grad();
     loss.backward();
     last_grad_norm_ = cfg_.grad_clip > 0 ? nn::clip_grad_norm(model_->parameters(), (float)cfg_.grad_clip) : 0.0f;
-    last_lr_ = nn::linear_warmup_lr((float)cfg_.lr, step_ + 1, cfg_.warmup);
+    last_lr_ = cfg_.lr_schedule == "cosine" ? nn::warmup_cosine_lr((float)cfg_.lr, step_ + 1, cfg_.warmup, cfg_.steps, 0.05f)
+                                            : nn::linear_warmup_lr((float)cfg_.lr, step_ + 1, cfg_.warmup);
     adam_->set_lr(last_lr_);
     adam_->step();
     ema_->update(*model_);
@@ -102,6 +105,8 @@ void DdpmTrainer::save(const std::string& path) const {
     s.meta = identity_meta(cfg_);
     s.meta["lr"] = std::to_string(cfg_.lr);
     s.meta["warmup"] = std::to_string(cfg_.warmup);
+    s.meta["lr_schedule"] = cfg_.lr_schedule;
+    s.meta["steps"] = std::to_string(cfg_.steps);
     save_checkpoint(path, s);
 }
 
@@ -127,7 +132,8 @@ void DdpmTrainer::load(const std::string& path) {
 }
 
 Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_t n, int64_t H, int64_t W,
-                     const std::string& sampler, int64_t steps, Generator& gen, const diffusion::StepCallback& on_step) {
+                     const std::string& sampler, int64_t steps, Generator& gen, bool clip_x0,
+                     const diffusion::StepCallback& on_step) {
     if (sampler != "ddpm" && sampler != "ddim") fail("sampler '", sampler, "': allowed: ddpm, ddim");
     NoGradGuard no_grad;
     diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return net.forward(xt, t); };
@@ -136,6 +142,7 @@ Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_
     for (int64_t start = 0; start < n; start += chunk) {
         const int64_t m = std::min(chunk, n - start);
         diffusion::SampleOptions opts;
+        opts.clip_x0 = clip_x0;
         if (start == 0) opts.on_step = on_step;
         Tensor x = sampler == "ddpm" ? diffusion::ddpm_sample(sch, eps_theta, {m, 1, H, W}, gen, opts)
                                      : diffusion::ddim_sample(sch, eps_theta, {m, 1, H, W}, gen, (int)steps, 0.0, opts);

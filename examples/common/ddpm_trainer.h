@@ -5,7 +5,8 @@
 //   loss  = L_simple(x_0): t ~ U{1..T}, eps ~ N(0, I),
 //           x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps   (Eq. 6),
 //           mean (eps - eps_theta(x_t, t))^2                    (Eq. 17)
-//   backward; clip the global gradient norm; Adam with linear warm-up; EMA of the weights.
+//   backward; clip the global gradient norm; Adam (linear warm-up, then cosine decay or constant);
+//   EMA of the weights.
 //
 // Everything a step depends on is in the checkpoint or derived from the step number: the model,
 // the EMA, Adam's moments and step count, the noise generator's (seed, offset), and the data
@@ -31,6 +32,7 @@ struct TrainConfig {
     int64_t batch = 64;
     double lr = 1e-3;            // peak learning rate (after warm-up)
     int64_t warmup = 200;        // linear warm-up steps
+    std::string lr_schedule = "cosine";  // after warm-up: "cosine" decay to 5% at `steps`, or "constant"
     double ema_decay = 0.999;    // the EMA's decay; with warm-up, min(decay, (1+t)/(10+t))
     bool ema_warmup = true;
     double grad_clip = 1.0;      // max global gradient norm (0 = off)
@@ -87,8 +89,10 @@ private:
 
 // Samples n images of shape (1, H, W) from `net` with DDPM (Algorithm 2, 1000 steps) or DDIM
 // (Eq. 20, `steps` steps, eta 0), in chunks of at most 64 images. on_step sees the first chunk.
+// clip_x0 clips each step's predicted x_0 to the data range [-1, 1], as the original DDPM code
+// does when sampling: it keeps an imperfect eps_theta from driving pixels far outside the range.
 Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_t n, int64_t H, int64_t W,
-                     const std::string& sampler, int64_t steps, Generator& gen,
+                     const std::string& sampler, int64_t steps, Generator& gen, bool clip_x0 = true,
                      const diffusion::StepCallback& on_step = nullptr);
 
 diffusion::Schedule make_schedule(const std::string& name);

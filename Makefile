@@ -147,14 +147,14 @@ $(BUILD)/core/kernels/%_avx512.o: SIMD_FLAGS = $(AVX512_FLAGS)
 # Ctrl-C (or after it finished) continues the same run from $(OUT)/checkpoint.safetensors.
 OUT ?= out/$(DATASET)
 TRAIN_FLAGS ?=
-QUICK_FLAGS := --steps 600 --base 16 --mid 32 --lr 2e-3 --warmup 100 --sample-every 0 --samples 64 --sample-steps 50
+QUICK_FLAGS := --steps 500 --base 16 --mid 32 --lr 2e-3 --warmup 100 --sample-every 0 --samples 48 --sampler ddpm
 
 train: deps-test info
 	@$(MAKE) --no-print-directory data
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist
 	$(BUILD)/examples/train_mnist --data $(DATA_DIR) --out $(OUT) --resume $(TRAIN_FLAGS)
 
-# A short run (a half-width UNet, 600 steps) that shows first digit shapes in a few minutes.
+# A short run (a half-width UNet, 500 steps) that shows first digit shapes in a few minutes.
 train-quick: deps-test info
 	@$(MAKE) --no-print-directory data
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_mnist
@@ -218,7 +218,7 @@ help:
 	@echo "  make DEBUG=1 test   the suite under -O0 -g + AddressSanitizer + UBSan (build/debug)"
 	@echo "  make train          fetch MNIST, build, train UNet-S, write pictures to OUT (default out/mnist);"
 	@echo "                      run it again to continue after Ctrl-C; TRAIN_FLAGS='--steps N ...' passes flags"
-	@echo "  make train-quick    a short run (half-width UNet, 600 steps) with first digit shapes (OUT, default out/quick)"
+	@echo "  make train-quick    a short run (half-width UNet, 500 steps) with first digit shapes (OUT, default out/quick)"
 	@echo "  make bench          install oneDNN, OpenBLAS, PyTorch, Google Benchmark; run bench/ beside them;"
 	@echo "                      JSON in $(BUILD)/bench/results/, then a table of ratios (ours / reference)"
 	@echo "  make bench-quick    the same with short times and fewer cases (smoke run; results-quick/)"

@@ -20,8 +20,8 @@
 using namespace fw;
 
 int main(int argc, char** argv) {
-    std::string ckpt = "out/mnist/checkpoint.safetensors", out = "out/mnist/sampled", sampler = "ddim";
-    int64_t n = 100, steps = 100, seed = 0, threads = 0;
+    std::string ckpt = "out/mnist/checkpoint.safetensors", out = "out/mnist/sampled", sampler = "ddpm";
+    int64_t n = 64, steps = 100, seed = 0, threads = 0;
     bool no_clip = false;
     flags::Parser p("sample_mnist", "Draws digits from the EMA weights of a train_mnist checkpoint.");
     p.add_string("ckpt", &ckpt, "checkpoint written by train_mnist");

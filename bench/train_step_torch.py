@@ -11,84 +11,16 @@
 # with OPENBLAS_NUM_THREADS=1 (the best configuration) and with the default, and reports both.
 import argparse
 import json
-import math
 import os
 import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-UNET_S_PARAMETERS = 776_929  # nn/unet.h
-
-
-# ---------------------------------------------------------------------------------------------
-# UNet-S, a line-by-line mirror of nn/unet.h / nn/unet.cpp (same module names, same order).
-
-def sinusoidal_embedding(t, dim):
-    # nn/time_embedding.cpp: f_i = exp(-ln(10000) i / half); [sin(t f), cos(t f)]
-    half = dim // 2
-    f = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float64) / half).float()
-    arg = t.float()[:, None] * f[None, :]
-    return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
-
-
-class ResBlock(nn.Module):
-    def __init__(self, cin, cout, temb, groups):
-        super().__init__()
-        self.norm1 = nn.GroupNorm(groups, cin, eps=1e-5)
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.temb_proj = nn.Linear(temb, cout)
-        self.norm2 = nn.GroupNorm(groups, cout, eps=1e-5)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
-
-    def forward(self, x, e):
-        h = self.conv1(F.silu(self.norm1(x)))            # h = Conv3x3(SiLU(GroupNorm(x)))
-        h = h + self.temb_proj(e)[:, :, None, None]      # h += Linear(SiLU(temb)), broadcast
-        h = self.conv2(F.silu(self.norm2(h)))            # h = Conv3x3(SiLU(GroupNorm(h)))
-        return h + (self.skip(x) if self.skip is not None else x)
-
-
-class UNetS(nn.Module):
-    def __init__(self, in_channels=1, base=32, mid=64, time_dim=32, temb=128, groups=8):
-        super().__init__()
-        B, M = base, mid
-        self.time_dim = time_dim
-        self.time_mlp = nn.Sequential(nn.Linear(time_dim, temb), nn.SiLU(), nn.Linear(temb, temb))
-        self.conv_in = nn.Conv2d(in_channels, B, 3, padding=1)
-        self.enc0 = ResBlock(B, B, temb, groups)
-        self.down0 = nn.Conv2d(B, B, 3, stride=2, padding=1)
-        self.enc1 = ResBlock(B, M, temb, groups)
-        self.down1 = nn.Conv2d(M, M, 3, stride=2, padding=1)
-        self.enc2 = ResBlock(M, M, temb, groups)
-        self.mid0 = ResBlock(M, M, temb, groups)
-        self.mid1 = ResBlock(M, M, temb, groups)
-        self.dec0 = ResBlock(2 * M, M, temb, groups)
-        self.up0 = nn.Conv2d(M, M, 3, padding=1)
-        self.dec1 = ResBlock(2 * M, M, temb, groups)
-        self.up1 = nn.Conv2d(M, M, 3, padding=1)
-        self.dec2 = ResBlock(M + B, B, temb, groups)
-        self.out_norm = nn.GroupNorm(groups, B, eps=1e-5)
-        self.out_conv = nn.Conv2d(B, in_channels, 3, padding=1)
-
-    def forward(self, x, t):
-        e = F.silu(self.time_mlp(sinusoidal_embedding(t, self.time_dim)))  # SiLU(temb)
-        h = self.conv_in(x)
-        h = self.enc0(h, e); s0 = h                       # (N, B, 28, 28)
-        h = self.down0(h)
-        h = self.enc1(h, e); s1 = h                       # (N, M, 14, 14)
-        h = self.down1(h)
-        h = self.enc2(h, e); s2 = h                       # (N, M, 7, 7)
-        h = self.mid0(h, e)
-        h = self.mid1(h, e)
-        h = self.dec0(torch.cat([h, s2], 1), e)           # (N, M, 7, 7)
-        h = self.up0(F.interpolate(h, scale_factor=2, mode="nearest"))
-        h = self.dec1(torch.cat([h, s1], 1), e)           # (N, M, 14, 14)
-        h = self.up1(F.interpolate(h, scale_factor=2, mode="nearest"))
-        h = self.dec2(torch.cat([h, s0], 1), e)           # (N, B, 28, 28)
-        return self.out_conv(F.silu(self.out_norm(h)))
+# UNet-S: the mirror of nn/unet.h that tests/parity checks against our C++ (one copy of the model).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "parity"))
+from torch_unet import UNET_S_PARAMETERS, UNet as UNetS  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------

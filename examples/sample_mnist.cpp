@@ -1,6 +1,6 @@
 // sample_mnist: draws digits from a trained checkpoint's EMA weights.
 //
-//   build/release/examples/sample_mnist --ckpt out/mnist/checkpoint.safetensors --n 100 \
+//   build/release/examples/sample_mnist --ckpt out/mnist/checkpoint.safetensors --n 64
 //       [--sampler ddpm|ddim] [--steps K] [--seed S] [--out out/mnist/sampled]
 //
 // DDPM is Algorithm 2 with all 1000 steps (Eq. 18); DDIM takes K steps (Eq. 20, eta = 0).

@@ -18,29 +18,41 @@ static std::string number_text(double v) {
     return os.str();
 }
 
+Parser::Flag& Parser::declare(const std::string& name, const std::string& help, Kind kind, void* value) {
+    if (find(name)) fail(program_, ": flag --", name, " declared twice");
+    Flag f;
+    f.name = name;
+    f.help = help;
+    f.kind = kind;
+    f.value = value;
+    flags_.push_back(f);
+    return flags_.back();
+}
+
 void Parser::add_string(const std::string& name, std::string* value, const std::string& help,
                         std::vector<std::string> choices) {
-    Flag f{name, help, Kind::String, value, std::move(choices)};
+    Flag& f = declare(name, help, Kind::String, value);
+    f.choices = std::move(choices);
     f.default_text = *value;
-    flags_.push_back(f);
 }
 
 void Parser::add_int(const std::string& name, int64_t* value, const std::string& help, int64_t min, int64_t max) {
-    Flag f{name, help, Kind::Int, value, {}, (double)min, (double)max};
+    Flag& f = declare(name, help, Kind::Int, value);
+    f.min = (double)min;
+    f.max = (double)max;
     f.default_text = std::to_string(*value);
-    flags_.push_back(f);
 }
 
 void Parser::add_float(const std::string& name, double* value, const std::string& help, double min, double max) {
-    Flag f{name, help, Kind::Float, value, {}, min, max};
+    Flag& f = declare(name, help, Kind::Float, value);
+    f.min = min;
+    f.max = max;
     f.default_text = number_text(*value);
-    flags_.push_back(f);
 }
 
 void Parser::add_bool(const std::string& name, bool* value, const std::string& help) {
-    Flag f{name, help, Kind::Bool, value};
+    Flag& f = declare(name, help, Kind::Bool, value);
     f.default_text = *value ? "on" : "off";
-    flags_.push_back(f);
 }
 
 Parser::Flag* Parser::find(const std::string& name) {

@@ -29,13 +29,14 @@ private:
     enum class Kind { String, Int, Float, Bool };
     struct Flag {
         std::string name, help;
-        Kind kind;
-        void* value;
+        Kind kind = Kind::String;
+        void* value = nullptr;
         std::vector<std::string> choices;
         double min = 0, max = 0;
         bool given = false;
         std::string default_text;
     };
+    Flag& declare(const std::string& name, const std::string& help, Kind kind, void* value);
     Flag* find(const std::string& name);
     void set(Flag& f, const std::string& text);
     std::string allowed() const;

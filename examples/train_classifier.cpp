@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/rng.h"
+#include "examples/common/flags.h"
 #include "examples/common/classifier.h"
 #include "examples/common/mnist_data.h"
 #include "nn/optim.h"
@@ -33,22 +34,8 @@ struct Options {
     std::string data = "data/mnist", out;
     int64_t epochs = 10, batch = 64, shift = 2;
     double lr = 2e-3;
-    uint64_t seed = 0;
+    int64_t seed = 0;
 };
-
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: train_classifier [--data DIR] [--out PATH] [--epochs N] [--batch N] [--lr X] [--shift N]\n"
-                 "                        [--seed N] [--help]\n"
-                 "  --data DIR    folder with the four MNIST IDX files (default data/mnist; make data)\n"
-                 "  --out PATH    where the classifier goes (default DIR/classifier.safetensors)\n"
-                 "  --epochs N    passes over the training split (default 10)\n"
-                 "  --batch N     mini-batch size (default 64)\n"
-                 "  --lr X        Adam's peak learning rate, cosine-decayed to 0 (default 2e-3)\n"
-                 "  --shift N     random translation of training images by up to N pixels (default 2; 0 = off)\n"
-                 "  --seed N      seed of the initialisation, shuffling and shifts (default 0)\n"
-                 "  --help        this text\n");
-}
 
 // Shifts each image of x (B, 1, H, W) in place by (dy, dx) drawn from [-s, s]; uncovered pixels
 // become background (-1).
@@ -89,47 +76,23 @@ double accuracy(const data::Classifier& model, const data::Split& split) {
     return (double)correct / (double)split.n;
 }
 
-bool parse_flag(const std::string& flag, const std::string& v, Options& o) {
-    char* end = nullptr;
-    if (flag == "--data") { o.data = v; return true; }
-    if (flag == "--out") { o.out = v; return true; }
-    if (flag == "--lr") {
-        o.lr = std::strtod(v.c_str(), &end);
-        return !v.empty() && *end == '\0' && o.lr > 0;
-    }
-    if (flag == "--seed") {
-        o.seed = std::strtoull(v.c_str(), &end, 10);
-        return !v.empty() && v[0] != '-' && *end == '\0';
-    }
-    int64_t& dst = flag == "--epochs" ? o.epochs : flag == "--batch" ? o.batch : o.shift;
-    dst = std::strtoll(v.c_str(), &end, 10);
-    return !v.empty() && *end == '\0' && dst >= (flag == "--shift" ? 0 : 1) && dst <= 100000;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        const bool known = a == "--data" || a == "--out" || a == "--epochs" || a == "--batch" || a == "--lr" ||
-                           a == "--shift" || a == "--seed";
-        if (a == "--help" || a == "-h") {
-            usage(stdout);
-            return 0;
-        } else if (known && i + 1 < argc) {
-            const std::string v = argv[++i];
-            if (!parse_flag(a, v, o)) {
-                std::fprintf(stderr, "train_classifier: bad value '%s' for %s\n", v.c_str(), a.c_str());
-                return 2;
-            }
-        } else {
-            std::fprintf(stderr,
-                         "train_classifier: unknown or incomplete flag '%s'; allowed: --data DIR, --out PATH, "
-                         "--epochs N, --batch N, --lr X, --shift N, --seed N, --help\n",
-                         a.c_str());
-            return 2;
-        }
+    flags::Parser p("train_classifier", "Trains the LeNet-like MNIST classifier that examples/evaluate scores samples with.");
+    p.add_string("data", &o.data, "folder with the four MNIST IDX files (make data)");
+    p.add_string("out", &o.out, "where the classifier goes (empty: DIR/classifier.safetensors)");
+    p.add_int("epochs", &o.epochs, "passes over the training split", 1, 100000);
+    p.add_int("batch", &o.batch, "mini-batch size", 1, 100000);
+    p.add_float("lr", &o.lr, "Adam's peak learning rate, cosine-decayed to 0", 1e-7, 1.0);
+    p.add_int("shift", &o.shift, "random translation of training images by up to N pixels (0 = off)", 0, 100000);
+    p.add_int("seed", &o.seed, "seed of the initialisation, shuffling and shifts", 0, INT64_MAX);
+    try {
+        if (!p.parse(argc, argv)) return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 2;
     }
     if (o.out.empty()) o.out = o.data + "/classifier.safetensors";
     try {

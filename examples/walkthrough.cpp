@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "examples/common/flags.h"
 #include "examples/common/images.h"
 
 #include "core/ops.h"
@@ -101,45 +102,23 @@ bool write_strip(const std::string& path, const std::vector<Tensor>& batches) {
     }
 }
 
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: walkthrough [--out DIR] [--seed N] [--help]\n"
-                 "  --out DIR   where the PNG strips go (default out/walkthrough)\n"
-                 "  --seed N    the random seed (default 0)\n"
-                 "  --help      this text\n");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     std::string out = "out/walkthrough";
-    uint64_t seed = 0;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            usage(stdout);
-            return 0;
-        } else if ((a == "--out" || a == "--seed") && i + 1 < argc) {
-            const std::string v = argv[++i];
-            if (a == "--out") {
-                out = v;
-            } else {
-                char* end = nullptr;
-                seed = std::strtoull(v.c_str(), &end, 10);
-                if (v.empty() || *end != '\0') {
-                    std::fprintf(stderr, "walkthrough: --seed needs a non-negative integer, got '%s'\n", v.c_str());
-                    return 2;
-                }
-            }
-        } else {
-            std::fprintf(stderr, "walkthrough: unknown or incomplete flag '%s'; allowed: --out DIR, --seed N, --help\n",
-                         a.c_str());
-            return 2;
-        }
+    int64_t seed = 0;
+    flags::Parser p("walkthrough", "Steps through the DDPM derivation on one drawn digit, with PASS/FAIL checks.");
+    p.add_string("out", &out, "where the PNG strips go");
+    p.add_int("seed", &seed, "the random seed", 0, INT64_MAX);
+    try {
+        if (!p.parse(argc, argv)) return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 2;
     }
     try {
         std::filesystem::create_directories(out);
-        Generator gen(seed);
+        Generator gen((uint64_t)seed);
         const Tensor x0 = draw_seven();  // (1, 1, 28, 28) in [-1, 1]
         std::printf("walkthrough: DDPM on one 28x28 image (a drawn \"7\"), seed %llu\n\n", (unsigned long long)seed);
 

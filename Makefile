@@ -35,14 +35,41 @@ LDFLAGS  += -fopenmp
 LDLIBS   += -lz -lpthread
 
 # Optional parts, detected and reported.
+# CUDA backend: USE_CUDA=auto (default) builds it when nvcc is on PATH, USE_CUDA=1 insists on it,
+# USE_CUDA=0 leaves it out. On: core/cuda/*.cu are compiled by nvcc into libfw.a. Off:
+# core/cuda_off.cpp stands in (every CUDA call says "built without CUDA"). No #ifdef anywhere:
+# the Makefile picks the files.
+USE_CUDA ?= auto
 NVCC := $(shell command -v nvcc 2>/dev/null)
-ifeq ($(NVCC),)
-  CUDA_NOTE := not used (no nvcc on PATH)
+ifeq ($(USE_CUDA),0)
+  CUDA_ON   :=
+  CUDA_NOTE := not used (USE_CUDA=0)
+else ifneq ($(NVCC),)
+  CUDA_ON   := 1
+  CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+  CUDA_NOTE := built (nvcc at $(NVCC), sm_90 + compute_90 PTX)
+else ifeq ($(USE_CUDA),1)
+  $(error USE_CUDA=1 but no nvcc on PATH (add /usr/local/cuda/bin to PATH, or USE_CUDA=0))
 else
-  CUDA_NOTE := not used (nvcc found at $(NVCC); the CUDA backend is not written yet)
+  CUDA_ON   :=
+  CUDA_NOTE := not used (no nvcc on PATH; USE_CUDA=1 to insist)
+endif
+
+# nvcc: the H100's SASS (sm_90) plus compute_90 PTX, which newer GPUs JIT-compile. No sanitizer
+# flags: ASan/UBSan do not instrument device code, and nvcc's host pass does not need them.
+NVCCFLAGS := -std=c++17 -O3 -I. -Xcompiler -fPIC -MMD -MP \
+             -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+ifeq ($(DEBUG),1)
+  NVCCFLAGS += -g -lineinfo
 endif
 
 LIB_SRCS  := $(wildcard core/*.cpp core/kernels/*.cpp core/ops/*.cpp nn/*.cpp diffusion/*.cpp)
+ifeq ($(CUDA_ON),1)
+  LIB_SRCS  := $(filter-out core/cuda_off.cpp,$(LIB_SRCS))
+  CUDA_OBJS := $(patsubst %.cu,$(BUILD)/%.o,$(wildcard core/cuda/*.cu))
+  LDFLAGS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64
+  LDLIBS    += -lcudart
+endif
 TEST_SRCS := $(wildcard tests/*.cpp)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/%.o)
@@ -127,10 +154,19 @@ $(EX_LIB): $(EX_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LIB): $(LIB_OBJS)
+# Which backend the library holds is recorded in $(CUDA_STAMP), rewritten only when it changes:
+# switching USE_CUDA re-archives libfw.a from the right objects and relinks the programs.
+CUDA_STAMP := $(BUILD)/cuda-config
+$(shell mkdir -p $(BUILD) && (echo "cuda=$(CUDA_ON)" | cmp -s - $(CUDA_STAMP) || echo "cuda=$(CUDA_ON)" > $(CUDA_STAMP)))
+
+$(LIB): $(LIB_OBJS) $(CUDA_OBJS) $(CUDA_STAMP)
 	@mkdir -p $(dir $@)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(filter %.o,$^)
+
+$(BUILD)/core/cuda/%.o: core/cuda/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
 $(TEST_BIN): $(TEST_OBJS) $(EX_LIB) $(LIB)
 	@mkdir -p $(dir $@)
@@ -229,10 +265,10 @@ help:
 	@echo "  make walkthrough    build and run examples/walkthrough: the DDPM equations on one image (out/walkthrough)"
 	@echo "  make info           what this configuration builds and which optional parts were found"
 	@echo "  make clean          remove build/"
-	@echo "Variables: DEBUG=1, CXX=..., DATASET=mnist|fashion, OUT=dir, TRAIN_FLAGS=..., and for bench: BENCH_MIN_TIME,"
+	@echo "Variables: DEBUG=1, USE_CUDA=auto|0|1 (CUDA backend; auto = when nvcc is on PATH), CXX=..., DATASET=mnist|fashion, OUT=dir, TRAIN_FLAGS=..., and for bench: BENCH_MIN_TIME,"
 	@echo "           BENCH_TRAIN_MIN_TIME, TORCH_MIN_TIME (s), BENCH_FILTER (regex)"
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(EXAMPLES:%=%.d) $(BENCH_BINS:%=%.d) $(BENCH_SUPPORT:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CUDA_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(EXAMPLES:%=%.d) $(BENCH_BINS:%=%.d) $(BENCH_SUPPORT:.o=.d)

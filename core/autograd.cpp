@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/kernels/kernels.h"
 #include "core/op_table.h"
 
 namespace fw {
@@ -78,9 +79,10 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     if (!r->requires_grad)
         fail("backward(): the tensor does not require grad (no input of the ops that made it requires grad, "
              "or it was computed under NoGradGuard)");
-    if (!r->grad_fn) {  // backward() on a leaf: its gradient is the seed itself
+    check_same_device(root, grad_output, "backward");
+    if (!r->grad_fn) {  // backward() on a leaf: its gradient is the seed itself (g += seed)
         float* g = leaf_grad(r);
-        for (int64_t i = 0; i < root.numel(); ++i) g[i] += grad_output.data()[i];
+        kernels_for(root.device()).axpy(g, grad_output.data(), 1.0f, root.numel());
         return;
     }
 

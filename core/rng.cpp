@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/kernels/kernels.h"
+#include "core/kernels/ref.h"
 
 namespace fw {
 
@@ -26,36 +28,28 @@ Philox4 philox4x32_10(Philox4 counter, uint32_t k0, uint32_t k1) {
     return {{c0, c1, c2, c3}};
 }
 
-// A 32-bit word -> a float in [0, 1) with 24 random bits (all a float mantissa can hold).
-static inline float to_unit(uint32_t w) { return (float)(w >> 8) * (1.0f / 16777216.0f); }
-
 static int64_t blocks_for(int64_t n) { return (n + 3) / 4; }
 
+// The math of both draws is in core/kernels/rng_ref.cpp (and its CUDA twin); here the state.
 void Generator::uniform(float* out, int64_t n, float lo, float hi) {
-    for (int64_t i = 0; i < n; ++i) {
-        Philox4 b = philox_block(offset_ + (uint64_t)(i / 4), seed_);
-        out[i] = lo + (hi - lo) * to_unit(b.v[i % 4]);
-    }
+    ref::philox_uniform(out, n, seed_, offset_, lo, hi);
     offset_ += blocks_for(n);
 }
 
-// Box-Muller: from u1 in (0, 1] and u2 in [0, 1),
-//   r = sqrt(-2 ln u1),  z0 = r cos(2 pi u2),  z1 = r sin(2 pi u2)   are two independent N(0, 1).
-// A block's 4 words make two (u1, u2) pairs, so block b gives normals 4b .. 4b+3:
-//   lane 0 = pair (v0, v1) cos, lane 1 = pair (v0, v1) sin, lane 2 = (v2, v3) cos, lane 3 = (v2, v3) sin.
-// Computed in double so the tails are right (u1 as small as 2^-24 gives |z| up to ~5.8).
 void Generator::normal(float* out, int64_t n, float mean, float std) {
-    const double two_pi = 6.283185307179586;
-    for (int64_t i = 0; i < n; ++i) {
-        Philox4 b = philox_block(offset_ + (uint64_t)(i / 4), seed_);
-        int lane = (int)(i % 4), pair = lane / 2;
-        double u1 = 1.0 - (double)to_unit(b.v[2 * pair]);  // (0, 1]: log is finite
-        double u2 = (double)to_unit(b.v[2 * pair + 1]);
-        double r = std::sqrt(-2.0 * std::log(u1));
-        double z = (lane % 2 == 0) ? r * std::cos(two_pi * u2) : r * std::sin(two_pi * u2);
-        out[i] = mean + std * (float)z;
-    }
+    ref::philox_normal(out, n, seed_, offset_, mean, std);
     offset_ += blocks_for(n);
+}
+
+// Into a tensor on any device: the same elements as the host overloads, then the same advance.
+void Generator::uniform(Tensor& out, float lo, float hi) {
+    kernels_for(out.device()).philox_uniform(out.data(), out.numel(), seed_, offset_, lo, hi);
+    offset_ += blocks_for(out.numel());
+}
+
+void Generator::normal(Tensor& out, float mean, float std) {
+    kernels_for(out.device()).philox_normal(out.data(), out.numel(), seed_, offset_, mean, std);
+    offset_ += blocks_for(out.numel());
 }
 
 // Lemire's multiply-shift: floor(w * range / 2^32). Its bias is at most range / 2^32
@@ -70,15 +64,15 @@ void Generator::integers(int32_t* out, int64_t n, int32_t lo, int32_t hi) {
     offset_ += blocks_for(n);
 }
 
-Tensor randn(const Shape& shape, Generator& gen) {
-    Tensor t = Tensor::empty(shape);
-    gen.normal(t.data(), t.numel());
+Tensor randn(const Shape& shape, Generator& gen, Device device) {
+    Tensor t = Tensor::empty(shape, device);
+    gen.normal(t);
     return t;
 }
 
-Tensor rand_uniform(const Shape& shape, Generator& gen, float lo, float hi) {
-    Tensor t = Tensor::empty(shape);
-    gen.uniform(t.data(), t.numel(), lo, hi);
+Tensor rand_uniform(const Shape& shape, Generator& gen, float lo, float hi, Device device) {
+    Tensor t = Tensor::empty(shape, device);
+    gen.uniform(t, lo, hi);
     return t;
 }
 

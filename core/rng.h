@@ -40,12 +40,17 @@ public:
     void uniform(float* out, int64_t n, float lo = 0.0f, float hi = 1.0f);  // in [lo, hi)
     void normal(float* out, int64_t n, float mean = 0.0f, float std = 1.0f);
     void integers(int32_t* out, int64_t n, int32_t lo, int32_t hi);         // in [lo, hi)
+    // The same draws into a tensor on any device (a CUDA tensor is filled by a CUDA kernel:
+    // uniforms bit-identical to the CPU's, normals equal up to the last bits of double log/cos).
+    void uniform(Tensor& out, float lo = 0.0f, float hi = 1.0f);
+    void normal(Tensor& out, float mean = 0.0f, float std = 1.0f);
 
 private:
     uint64_t seed_, offset_;
 };
 
-Tensor randn(const Shape& shape, Generator& gen);                       // N(0, 1)
-Tensor rand_uniform(const Shape& shape, Generator& gen, float lo = 0.0f, float hi = 1.0f);
+Tensor randn(const Shape& shape, Generator& gen, Device device = Device::CPU);  // N(0, 1)
+Tensor rand_uniform(const Shape& shape, Generator& gen, float lo = 0.0f, float hi = 1.0f,
+                    Device device = Device::CPU);
 
 }  // namespace fw

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/cuda/backend.h"
 #include "core/error.h"
 #include "core/parallel.h"
 
@@ -24,6 +25,10 @@ Tensor Tensor::empty(const Shape& shape, Device device) { return Tensor(new_impl
 
 Tensor Tensor::full(const Shape& shape, float value, Device device) {
     Tensor t = empty(shape, device);
+    if (device == Device::CUDA) {
+        cuda::fill(t.data(), value, t.numel());
+        return t;
+    }
     // Gradient buffers start as zeros: large fills are split over the threads (64K floats a task).
     const int64_t n = t.numel(), chunk = 65536;
     float* p = t.data();
@@ -36,12 +41,13 @@ Tensor Tensor::zeros(const Shape& shape, Device device) { return full(shape, 0.0
 Tensor Tensor::ones(const Shape& shape, Device device) { return full(shape, 1.0f, device); }
 Tensor Tensor::scalar(float value) { return full({}, value); }
 
-Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& values) {
+Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& values, Device device) {
     if ((int64_t)values.size() != fw::numel(shape))
         fail("Tensor::from_vector: shape ", fw::to_string(shape), " holds ", fw::numel(shape),
              " values but ", values.size(), " were given");
-    Tensor t = empty(shape);
-    std::copy(values.begin(), values.end(), t.data());
+    Tensor t = empty(shape, device);
+    if (device == Device::CUDA) cuda::copy_host_to_device(t.data(), values.data(), sizeof(float) * values.size());
+    else std::copy(values.begin(), values.end(), t.data());
     return t;
 }
 
@@ -65,10 +71,39 @@ const float* Tensor::data() const {
 
 float Tensor::item() const {
     if (numel() != 1) fail("Tensor::item: tensor of shape ", fw::to_string(shape()), " has ", numel(), " elements, not 1");
-    return data()[0];
+    if (device() == Device::CPU) return data()[0];
+    float v = 0.0f;
+    cuda::copy_device_to_host(&v, data(), sizeof(float));
+    return v;
 }
 
-std::vector<float> Tensor::to_vector() const { return std::vector<float>(data(), data() + numel()); }
+std::vector<float> Tensor::to_vector() const {
+    if (device() == Device::CPU) return std::vector<float>(data(), data() + numel());
+    std::vector<float> v((size_t)numel());
+    cuda::copy_device_to_host(v.data(), data(), sizeof(float) * v.size());
+    return v;
+}
+
+Tensor Tensor::to(Device device) const {
+    FW_ASSERT(impl_, "to() of an undefined tensor");
+    if (device == this->device()) return *this;
+    Tensor t = empty(shape(), device);
+    copy_into(t, *this);
+    return t;
+}
+
+void copy_into(Tensor& dst, const Tensor& src) {
+    if (dst.numel() != src.numel())
+        fail("copy_into: destination ", fw::to_string(dst.shape()), " and source ", fw::to_string(src.shape()),
+             " hold different numbers of elements");
+    const size_t bytes = sizeof(float) * (size_t)src.numel();
+    if (bytes == 0) return;
+    const bool dst_gpu = dst.device() == Device::CUDA, src_gpu = src.device() == Device::CUDA;
+    if (!dst_gpu && !src_gpu) std::memcpy(dst.data(), src.data(), bytes);
+    else if (dst_gpu && !src_gpu) cuda::copy_host_to_device(dst.data(), src.data(), bytes);
+    else if (!dst_gpu && src_gpu) cuda::copy_device_to_host(dst.data(), src.data(), bytes);
+    else cuda::copy_device_to_device(dst.data(), src.data(), bytes);
+}
 
 bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 
@@ -93,7 +128,7 @@ void Tensor::backward() const {
     if (numel() != 1)
         fail("backward(): called on a tensor of shape ", fw::to_string(shape()),
              "; without a gradient argument it needs a single element (a loss)");
-    run_backward(*this, Tensor::ones(shape()));
+    run_backward(*this, Tensor::ones(shape(), device()));
 }
 
 void Tensor::backward(const Tensor& grad_output) const {
@@ -113,7 +148,7 @@ Tensor Tensor::detach() const {
 
 Tensor Tensor::clone() const {
     Tensor t = empty(shape(), device());
-    std::memcpy(t.data(), data(), sizeof(float) * numel());
+    copy_into(t, *this);
     return t;
 }
 
@@ -125,7 +160,9 @@ std::string Tensor::to_string(int max_values) const {
     if (impl_->grad_fn) os << " grad_fn=" << impl_->grad_fn->name;
     os << " {";
     int64_t n = std::min<int64_t>(numel(), max_values);
-    for (int64_t i = 0; i < n; ++i) os << (i ? ", " : "") << data()[i];
+    // a CUDA tensor's first values are copied to the host to be printed
+    std::vector<float> first = (device() == Device::CPU) ? std::vector<float>(data(), data() + n) : to_vector();
+    for (int64_t i = 0; i < n; ++i) os << (i ? ", " : "") << first[i];
     if (numel() > n) os << ", ... (" << numel() << " values)";
     os << "}";
     return os.str();
@@ -141,6 +178,11 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
     if (a.device() != b.device())
         fail(op, ": tensors on different devices (", device_name(a.device()), " and ", device_name(b.device()),
              "); move one with .to(device) first");
+}
+
+void check_cpu(const Tensor& t, const char* op) {
+    if (t.defined() && t.device() != Device::CPU)
+        fail(op, ": needs a cpu tensor, got one on ", device_name(t.device()), " (copy it with .to(Device::CPU))");
 }
 
 }  // namespace fw

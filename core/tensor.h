@@ -44,7 +44,7 @@ public:
     static Tensor zeros(const Shape& shape, Device device = Device::CPU);
     static Tensor ones(const Shape& shape, Device device = Device::CPU);
     static Tensor full(const Shape& shape, float value, Device device = Device::CPU);
-    static Tensor from_vector(const Shape& shape, const std::vector<float>& values);
+    static Tensor from_vector(const Shape& shape, const std::vector<float>& values, Device device = Device::CPU);
     static Tensor scalar(float value);  // 0-d
 
     // --- what it is ----------------------------------------------------------------------
@@ -55,10 +55,17 @@ public:
     int64_t numel() const { return fw::numel(shape()); }
     Device device() const;
 
-    float* data();                       // contiguous, numel() floats
+    // Contiguous, numel() floats on the tensor's device: for a CUDA tensor a DEVICE pointer,
+    // which only CUDA kernels may dereference (host code copies with to_vector() or to(cpu)).
+    float* data();
     const float* data() const;
-    float item() const;                  // the value of a 1-element tensor
-    std::vector<float> to_vector() const;
+    float item() const;                  // the value of a 1-element tensor (copied to the host)
+    std::vector<float> to_vector() const;  // the values on the host, from any device
+
+    // An explicit copy to `device`, with no autograd history (a new leaf, requires_grad off).
+    // On the same device it returns *this itself (no copy, same storage), as PyTorch does; use
+    // clone() for a copy. Move parameters and inputs before building a graph.
+    Tensor to(Device device) const;
 
     // --- autograd ------------------------------------------------------------------------
     bool requires_grad() const;
@@ -76,7 +83,7 @@ public:
 
     // A new tensor sharing this one's storage, with no grad_fn and requires_grad = false.
     Tensor detach() const;
-    Tensor clone() const;                // a copy of the data, no autograd history
+    Tensor clone() const;                // a copy of the data on the same device, no autograd history
 
     // --- printing: "Tensor[2, 3] cpu requires_grad {0.1, 0.2, ...}" ------------------------
     std::string to_string(int max_values = 8) const;
@@ -93,8 +100,13 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 // Tensors with names, in order: a model's parameters ("enc0.conv1.weight", ...), a checkpoint.
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
-// Checks used by ops: a defined tensor, on the CPU, of a given rank.
+// dst's values = src's values (same number of elements, any two devices); no autograd.
+void copy_into(Tensor& dst, const Tensor& src);
+
+// Checks used by ops: a defined tensor; two tensors on one device ("<op>: tensors on different
+// devices (cpu and cuda); ..."); a tensor on the CPU, for code that reads data() on the host.
 void check_defined(const Tensor& t, const char* op, const char* what);
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+void check_cpu(const Tensor& t, const char* op);
 
 }  // namespace fw

@@ -144,8 +144,7 @@ void match(const NamedTensors& dest, const Checkpoint& src, const std::string& p
 
 // Into the existing storage: whoever holds `dst` (an optimizer, a module) sees the new values.
 void copy_all(const std::vector<Copy>& copies) {
-    for (Copy c : copies)
-        if (c.dst.numel() > 0) std::memcpy(c.dst.data(), c.src.data(), sizeof(float) * c.dst.numel());
+    for (Copy c : copies) copy_into(c.dst, c.src);  // host file -> host or device tensor
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/kernels/kernels.h"
 
 namespace fw::nn {
 
@@ -34,10 +35,11 @@ void EMA::update(const Module& model) {
     check_matches(params, "update");
     const float d = next_decay();
     for (size_t k = 0; k < params.size(); ++k) {
-        const float* p = params[k].second.data();
-        float* s = shadow_[k].second.data();
-        // shadow = d shadow + (1 - d) p
-        for (int64_t i = 0; i < params[k].second.numel(); ++i) s[i] = d * s[i] + (1.0f - d) * p[i];
+        const Tensor& p = params[k].second;
+        Tensor& s = shadow_[k].second;
+        check_same_device(s, p, "EMA::update");
+        // shadow = d shadow + (1 - d) p   (core/kernels/optim_ref.cpp, or its CUDA twin)
+        kernels_for(p.device()).ema_update(s.data(), p.data(), d, p.numel());
     }
     t_ += 1;
 }
@@ -46,11 +48,7 @@ void EMA::copy_to(Module& model) const {
     NoGradGuard no_grad;
     NamedTensors params = model.parameters();
     check_matches(params, "copy_to");
-    for (size_t k = 0; k < params.size(); ++k) {
-        float* p = params[k].second.data();
-        const float* s = shadow_[k].second.data();
-        for (int64_t i = 0; i < params[k].second.numel(); ++i) p[i] = s[i];
-    }
+    for (size_t k = 0; k < params.size(); ++k) copy_into(params[k].second, shadow_[k].second);  // p = shadow
 }
 
 void EMA::set_num_updates(int64_t t) {

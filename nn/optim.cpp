@@ -8,6 +8,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/kernels/kernels.h"
 
 namespace fw::nn {
 
@@ -24,8 +25,8 @@ Adam::Adam(NamedTensors params, AdamOptions opt, bool decoupled)
     for (const auto& p : params_) {
         if (!p.second.defined() || !p.second.is_leaf() || !p.second.requires_grad())
             fail(who, ": '", p.first, "' is not a leaf tensor that requires grad");
-        m_.push_back(Tensor::zeros(p.second.shape()));  // m_0 = 0
-        v_.push_back(Tensor::zeros(p.second.shape()));  // v_0 = 0
+        m_.push_back(Tensor::zeros(p.second.shape(), p.second.device()));  // m_0 = 0, beside p
+        v_.push_back(Tensor::zeros(p.second.shape(), p.second.device()));  // v_0 = 0
     }
 }
 
@@ -40,28 +41,22 @@ void Adam::step() {
     //   step_size = lr / bc1,  denom = sqrt(v) / sqrt(bc2) + eps,  p -= step_size * m / denom
     const float step_size = (float)(opt_.lr / bc1);
     const float sqrt_bc2 = (float)std::sqrt(bc2);
-    const float lr = opt_.lr, wd = opt_.weight_decay, eps = opt_.eps;
-    const float fb1 = opt_.beta1, fb2 = opt_.beta2;
+    AdamStep s{};
+    s.lr = opt_.lr;
+    s.weight_decay = opt_.weight_decay;
+    s.eps = opt_.eps;
+    s.beta1 = opt_.beta1;
+    s.beta2 = opt_.beta2;
+    s.step_size = step_size;
+    s.sqrt_bc2 = sqrt_bc2;
+    s.decoupled = decoupled_;
     for (size_t k = 0; k < params_.size(); ++k) {
         Tensor& p = params_[k].second;
         Tensor gt = p.grad();
         if (!gt.defined()) continue;  // no gradient reached it: untouched, like PyTorch
         FW_ASSERT(gt.numel() == p.numel(), params_[k].first);
-        float* pd = p.data();
-        const float* gd = gt.data();
-        float* m = m_[k].data();
-        float* v = v_[k].data();
-        for (int64_t i = 0; i < p.numel(); ++i) {
-            float g = gd[i];
-            if (wd != 0.0f) {
-                if (decoupled_) pd[i] *= 1.0f - lr * wd;     // AdamW: p = p - lr wd p = p (1 - lr wd)
-                else g += wd * pd[i];                      // Adam:  g = g + wd p
-            }
-            m[i] = fb1 * m[i] + (1.0f - fb1) * g;          // m = b1 m + (1 - b1) g
-            v[i] = fb2 * v[i] + (1.0f - fb2) * g * g;      // v = b2 v + (1 - b2) g^2
-            const float denom = std::sqrt(v[i]) / sqrt_bc2 + eps;  // sqrt(vhat) + eps
-            pd[i] -= step_size * m[i] / denom;             // p = p - lr mhat / (sqrt(vhat) + eps)
-        }
+        // per element (core/kernels/optim_ref.cpp): weight decay, m and v updates, p update
+        kernels_for(p.device()).adam_update(p.data(), gt.data(), m_[k].data(), v_[k].data(), p.numel(), s);
     }
 }
 
@@ -92,8 +87,7 @@ void Adam::load_state(const NamedTensors& saved) {
             fail(who, "::load_state: '", mine.first, "' has shape ", to_string(found->shape()), ", expected ",
                  to_string(mine.second.shape()));
         Tensor dst = mine.second;
-        const float* src = found->data();
-        for (int64_t i = 0; i < dst.numel(); ++i) dst.data()[i] = src[i];
+        copy_into(dst, *found);  // from a checkpoint on the host into moments on any device
     }
 }
 
@@ -105,7 +99,7 @@ float clip_grad_norm(const NamedTensors& params, float max_norm) {
     for (const auto& p : params) {
         Tensor g = p.second.grad();
         if (!g.defined()) continue;
-        for (int64_t i = 0; i < g.numel(); ++i) sq += (double)g.data()[i] * g.data()[i];
+        sq = kernels_for(g.device()).sum_squares(g.data(), g.numel(), sq);  // sq += sum_i g_i^2
     }
     const double total = std::sqrt(sq);
     // coef = max_norm / (total + 1e-6), applied only when it shrinks
@@ -115,7 +109,7 @@ float clip_grad_norm(const NamedTensors& params, float max_norm) {
         for (const auto& p : params) {
             Tensor g = p.second.grad();
             if (!g.defined()) continue;
-            for (int64_t i = 0; i < g.numel(); ++i) g.data()[i] *= c;
+            kernels_for(g.device()).scale(g.data(), g.data(), c, g.numel());  // g = c g, in place
         }
     }
     return (float)total;

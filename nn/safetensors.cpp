@@ -79,8 +79,10 @@ std::string encode_safetensors(const NamedTensors& tensors, const std::map<std::
     out.reserve(8 + h.size() + offset);
     for (int i = 0; i < 8; ++i) out += (char)(((uint64_t)h.size() >> (8 * i)) & 0xFF);  // u64 LE
     out += h;
-    for (const auto& nt : tensors)
-        out.append(reinterpret_cast<const char*>(nt.second.data()), (size_t)nt.second.numel() * 4);
+    for (const auto& nt : tensors) {
+        const Tensor host = nt.second.to(Device::CPU);  // a CUDA tensor is copied to the host first
+        out.append(reinterpret_cast<const char*>(host.data()), (size_t)host.numel() * 4);
+    }
     return out;
 }
 

@@ -1,6 +1,7 @@
 #include "core/kernels/kernels.h"
 
 #include "core/cpu.h"
+#include "core/cuda/backend.h"
 #include "core/error.h"
 #include "core/kernels/conv_gemm.h"
 #include "core/kernels/ref.h"
@@ -47,6 +48,11 @@ const Kernels& reference_kernels() {
         t.nll_loss_backward = ref::nll_loss_backward;
         t.mse_loss_forward = ref::mse_loss_forward;
         t.mse_loss_backward = ref::mse_loss_backward;
+        t.adam_update = ref::adam_update;
+        t.ema_update = ref::ema_update;
+        t.sum_squares = ref::sum_squares;
+        t.philox_uniform = ref::philox_uniform;
+        t.philox_normal = ref::philox_normal;
         return t;
     }();
     return k;
@@ -72,7 +78,7 @@ const Kernels& cpu_kernels(CpuPath path) {
 
 const Kernels& kernels_for(Device d) {
     if (d == Device::CPU) return cpu_kernels(cpu_path());
-    fail("kernels: device '", device_name(d), "' is not built in (build with USE_CUDA=1)");
+    return cuda_kernels();  // throws with the reason when there is no usable GPU
 }
 
 }  // namespace fw

@@ -28,6 +28,14 @@ struct GroupNormShape {
     float eps;
 };
 
+// One Adam/AdamW step's constants (nn/optim.h has the equations; nn/optim.cpp computes these).
+struct AdamStep {
+    float lr, weight_decay, eps, beta1, beta2;
+    float step_size;  // lr / (1 - beta1^t)
+    float sqrt_bc2;   // sqrt(1 - beta2^t)
+    bool decoupled;   // AdamW: p *= 1 - lr wd;  Adam: g += wd p
+};
+
 using UnaryFwd = void (*)(float* y, const float* x, int64_t n);
 using UnaryBwd = void (*)(float* dx, const float* dy, const float* saved, int64_t n);
 using BinaryFwd = void (*)(float* y, const float* a, const BroadcastMap& ma, const float* b, const BroadcastMap& mb);
@@ -92,6 +100,17 @@ struct Kernels {
     void (*nll_loss_backward)(float* dlogp, float g, const int* labels, int64_t rows, int64_t cols);
     float (*mse_loss_forward)(const float* a, const float* b, int64_t n);
     void (*mse_loss_backward)(float* da, float* db, float g, const float* a, const float* b, int64_t n);
+    // labels: nll_loss's labels are a HOST array on every device (they come as a std::vector).
+
+    // optimizer and EMA (core/kernels/optim_ref.cpp), in place on n floats:
+    void (*adam_update)(float* p, const float* g, float* m, float* v, int64_t n, const AdamStep& s);
+    void (*ema_update)(float* shadow, const float* p, float decay, int64_t n);  // shadow = d shadow + (1-d) p
+    // acc + sum_i x_i^2, summed in double (clip_grad_norm runs it over every gradient in turn).
+    double (*sum_squares)(const float* x, int64_t n, double acc);
+
+    // the Philox stream of core/rng.h (core/kernels/rng_ref.cpp): out[i] from block offset + i/4
+    void (*philox_uniform)(float* out, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi);
+    void (*philox_normal)(float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);
 };
 
 enum class CpuPath;

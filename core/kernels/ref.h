@@ -82,4 +82,13 @@ void nll_loss_backward(float* dlogp, float g, const int* labels, int64_t rows, i
 float mse_loss_forward(const float* a, const float* b, int64_t n);
 void mse_loss_backward(float* da, float* db, float g, const float* a, const float* b, int64_t n);
 
+// optim_ref.cpp
+void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamStep& s);
+void ema_update(float* shadow, const float* p, float decay, int64_t n);
+double sum_squares(const float* x, int64_t n, double acc);
+
+// rng_ref.cpp
+void philox_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi);
+void philox_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);
+
 }  // namespace fw::ref

@@ -39,6 +39,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
              " with padding ", pad);
     s.OH = (s.H + 2 * pad - s.KH) / stride + 1;
     s.OW = (s.W + 2 * pad - s.KW) / stride + 1;
+    if (b.defined()) check_same_device(x, b, "conv2d");
     if (b.defined() && b.shape() != Shape{s.Cout})
         fail("conv2d: bias ", to_string(b.shape()), " does not match weight ", to_string(w.shape()));
 

@@ -69,6 +69,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
         fail("linear: input ", to_string(x.shape()), " and weight ", to_string(w.shape()),
              " do not match (need x (N,in), weight (out,in))");
     const int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
+    if (b.defined()) check_same_device(x, b, "linear");
     if (b.defined() && b.shape() != Shape{out})
         fail("linear: bias ", to_string(b.shape()), " does not match weight ", to_string(w.shape()), " (need (", out, "))");
     const Kernels& k = kernels_for(x.device());

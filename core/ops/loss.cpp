@@ -1,17 +1,27 @@
 // Losses: mean squared error (DDPM's L_simple), log_softmax + negative log-likelihood
 // (the classifier's cross-entropy). The math is in core/kernels/loss_ref.cpp.
 #include "core/autograd.h"
+#include "core/cuda/backend.h"
 #include "core/error.h"
 #include "core/kernels/kernels.h"
 #include "core/ops.h"
 
 namespace fw {
 
+// The scalar losses live on their inputs' device; their backward reads the one upstream
+// gradient value on the host (a 4-byte copy for a CUDA tensor).
+static float first_value(const float* p, Device d) {
+    if (d == Device::CPU) return p[0];
+    float v = 0.0f;
+    cuda::copy_device_to_host(&v, p, sizeof(float));
+    return v;
+}
+
 struct MseLossBackward final : Node {
     MseLossBackward() : Node("mse_loss") {}
     void backward(const float* dy, float* const* dx) override {
         const Tensor &a = inputs[0], &b = inputs[1];
-        kernels_for(a.device()).mse_loss_backward(dx[0], dx[1], dy[0], a.data(), b.data(), a.numel());
+        kernels_for(a.device()).mse_loss_backward(dx[0], dx[1], first_value(dy, a.device()), a.data(), b.data(), a.numel());
     }
 };
 
@@ -22,7 +32,8 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target) {
     if (pred.shape() != target.shape())
         fail("mse_loss: pred ", to_string(pred.shape()), " and target ", to_string(target.shape()), " differ");
     if (pred.numel() == 0) fail("mse_loss: empty tensors of shape ", to_string(pred.shape()));
-    Tensor y = Tensor::scalar(kernels_for(pred.device()).mse_loss_forward(pred.data(), target.data(), pred.numel()));
+    const float value = kernels_for(pred.device()).mse_loss_forward(pred.data(), target.data(), pred.numel());
+    Tensor y = Tensor::full({}, value, pred.device());
     record<MseLossBackward>(y, {pred, target});
     return y;
 }
@@ -55,7 +66,7 @@ struct NllLossBackward final : Node {
     std::vector<int> labels;
     void backward(const float* dy, float* const* dx) override {
         const Shape& s = inputs[0].shape();
-        if (dx[0]) kernels_for(inputs[0].device()).nll_loss_backward(dx[0], dy[0], labels.data(), s[0], s[1]);
+        if (dx[0]) kernels_for(inputs[0].device()).nll_loss_backward(dx[0], first_value(dy, inputs[0].device()), labels.data(), s[0], s[1]);
     }
 };
 
@@ -68,8 +79,9 @@ Tensor nll_loss(const Tensor& logp, const std::vector<int>& labels) {
     for (size_t i = 0; i < labels.size(); ++i)
         if (labels[i] < 0 || labels[i] >= classes)
             fail("nll_loss: label ", labels[i], " at index ", i, " is outside [0, ", classes, ")");
-    Tensor y = Tensor::scalar(
-        kernels_for(logp.device()).nll_loss_forward(logp.data(), labels.data(), logp.shape()[0], classes));
+    // labels stay on the host on every device (the CUDA kernel uploads them)
+    const float value = kernels_for(logp.device()).nll_loss_forward(logp.data(), labels.data(), logp.shape()[0], classes);
+    Tensor y = Tensor::full({}, value, logp.device());
     if (auto* node = record<NllLossBackward>(y, {logp})) node->labels = labels;
     return y;
 }

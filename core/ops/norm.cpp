@@ -21,6 +21,8 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor& w, const Tensor& b,
     check_defined(x, "group_norm", "x");
     check_defined(w, "group_norm", "weight");
     check_defined(b, "group_norm", "bias");
+    check_same_device(x, w, "group_norm");
+    check_same_device(x, b, "group_norm");
     if (x.dim() < 2) fail("group_norm: expects (N, C, ...), got shape ", to_string(x.shape()));
     const int64_t N = x.shape()[0], C = x.shape()[1];
     if (groups < 1 || C % groups != 0)

@@ -1,0 +1,34 @@
+// Scalar reference kernels for the optimizer and the EMA: in place on n floats.
+// The equations are in nn/optim.h and nn/ema.h; nn/optim.cpp computes the AdamStep constants.
+#include "core/kernels/ref.h"
+
+#include <cmath>
+
+namespace fw::ref {
+
+void adam_update(float* p, const float* g_in, float* m, float* v, int64_t n, const AdamStep& s) {
+    for (int64_t i = 0; i < n; ++i) {
+        float g = g_in[i];
+        if (s.weight_decay != 0.0f) {
+            if (s.decoupled) p[i] *= 1.0f - s.lr * s.weight_decay;  // AdamW: p = p - lr wd p = p (1 - lr wd)
+            else g += s.weight_decay * p[i];                        // Adam:  g = g + wd p
+        }
+        m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * g;      // m = b1 m + (1 - b1) g
+        v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * g * g;  // v = b2 v + (1 - b2) g^2
+        const float denom = std::sqrt(v[i]) / s.sqrt_bc2 + s.eps;  // sqrt(vhat) + eps
+        p[i] -= s.step_size * m[i] / denom;                // p = p - lr mhat / (sqrt(vhat) + eps)
+    }
+}
+
+// shadow = d shadow + (1 - d) p
+void ema_update(float* shadow, const float* p, float decay, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) shadow[i] = decay * shadow[i] + (1.0f - decay) * p[i];
+}
+
+// acc + sum_i x_i^2, in double, in index order
+double sum_squares(const float* x, int64_t n, double acc) {
+    for (int64_t i = 0; i < n; ++i) acc += (double)x[i] * x[i];
+    return acc;
+}
+
+}  // namespace fw::ref

@@ -13,6 +13,7 @@ bool cuda_built() { return false; }
 bool cuda_available() { return false; }
 std::string cuda_unavailable_reason() { return kReason; }
 const Kernels& cuda_kernels() { fail("CUDA kernels: ", kReason); }
+const Kernels& cuda_kernel_table() { fail("CUDA kernels: ", kReason); }
 
 namespace cuda {
 void* device_malloc(size_t) { fail("CUDA device memory: ", kReason); }

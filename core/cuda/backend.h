@@ -21,6 +21,7 @@ bool cuda_built();                     // was this library built with the CUDA b
 bool cuda_available();                 // built, and at least one device answers; cached, never throws
 std::string cuda_unavailable_reason(); // why not, e.g. "no CUDA device: cudaGetDeviceCount says '...'"
 const Kernels& cuda_kernels();         // the CUDA table; throws fw::Error(reason) when unavailable
+const Kernels& cuda_kernel_table();    // the same table without the device check (tests inspect it)
 
 namespace cuda {
 

@@ -57,10 +57,14 @@ Kernels make_cuda_table() {
 
 }  // namespace cuda
 
+const Kernels& cuda_kernel_table() {
+    static const Kernels table = cuda::make_cuda_table();  // function pointers only: no device needed
+    return table;
+}
+
 const Kernels& cuda_kernels() {
     if (!cuda_available()) fail("CUDA kernels: ", cuda_unavailable_reason());
-    static const Kernels table = cuda::make_cuda_table();
-    return table;
+    return cuda_kernel_table();
 }
 
 }  // namespace fw

@@ -82,4 +82,17 @@ void Module::zero_grad() {
     for (auto& p : parameters()) p.second.zero_grad();
 }
 
+void Module::to(Device device) {
+    NamedTensors all = parameters();
+    for (auto& b : buffers()) all.push_back(b);
+    for (auto& nt : all) {
+        TensorImpl* impl = nt.second.impl();
+        if (nt.second.device() == device) continue;
+        Tensor moved = nt.second.to(device);  // a copy on the new device
+        impl->storage = moved.impl()->storage;
+        impl->offset = 0;
+        impl->grad.reset();
+    }
+}
+
 }  // namespace fw::nn

@@ -40,6 +40,10 @@ public:
     int64_t num_parameters() const;            // total elements over parameters()
     Tensor parameter(const std::string& name) const;  // by full dotted name; fw::Error if absent
     void zero_grad();                          // drops every parameter's .grad (set-to-none)
+    // Moves every parameter and buffer to `device` IN PLACE: the tensors keep their identity (a
+    // handle taken before sees the moved data), their gradients are dropped. Make optimizers and
+    // the EMA after moving, so their state is made on the same device.
+    void to(Device device);
 
     // The dotted path of this module inside the tree it was registered into ("" for the root,
     // "enc0.conv1" for a grandchild). Error messages of layers start with it.

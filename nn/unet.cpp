@@ -126,7 +126,7 @@ Tensor UNet::forward(const Tensor& x, const std::vector<int>& t) const {
         fail("UNet: ", t.size(), " timesteps for a batch of ", x.size(0), " (x_t ", to_string(x.shape()), ")");
 
     // time embedding: (N) -> (N, time_dim) -> (N, temb) -> (N, temb)
-    Tensor temb = sinusoidal_embedding(t, cfg.time_dim);
+    Tensor temb = sinusoidal_embedding(t, cfg.time_dim).to(x.device());  // made on the host
     temb = time_mlp.fc0.forward(temb);
     temb = silu(temb);
     temb = time_mlp.fc2.forward(temb);

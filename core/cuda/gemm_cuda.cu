@@ -16,8 +16,8 @@
 //   C <- acc + bias + beta C                                     (edges masked, beta 0 reads no C)
 //
 // float4 global access is used only where it is legal: the pointer is 16-byte aligned and the
-// leading dimension (and batch stride) is a multiple of 4 — checked here on the host for every
-// launch; otherwise, and at the ragged edges of the matrix, the same code reads scalars.
+// leading dimension (and batch stride) is a multiple of 4 — checked on the host for every launch
+// (make_params); otherwise, and at the ragged edges of the matrix, the same code reads scalars.
 #include "core/cuda/gemm_cuda.h"
 
 #include <algorithm>
@@ -75,8 +75,6 @@ void launch(const Params& p, int bm, dim3 grid) {
     }
 }
 
-bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
-
 }  // namespace
 
 void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
@@ -95,24 +93,11 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
     const int64_t rows_per_launch = kMaxGridYZ * bm;
     for (int64_t z0 = 0; z0 < batch; z0 += kMaxGridYZ)
         for (int64_t r0 = 0; r0 < M; r0 += rows_per_launch) {
-            Params p{};
-            p.M = std::min(rows_per_launch, M - r0);
-            p.N = N;
-            p.K = K;
-            p.A = A + z0 * stride_a + (trans_a ? r0 : r0 * lda);  // row r0 of op(A)
-            p.lda = lda;
-            p.stride_a = stride_a;
-            p.B = B + z0 * stride_b;
-            p.ldb = ldb;
-            p.stride_b = stride_b;
-            p.C = C + z0 * stride_c + r0 * ldc;
-            p.ldc = ldc;
-            p.stride_c = stride_c;
-            p.beta = beta;
-            p.bias = bias ? bias + r0 : nullptr;
-            p.vec_a = aligned16(p.A) && lda % 4 == 0 && stride_a % 4 == 0;
-            p.vec_b = aligned16(p.B) && ldb % 4 == 0 && stride_b % 4 == 0;
-            p.vec_c = aligned16(p.C) && ldc % 4 == 0 && stride_c % 4 == 0;
+            // rows r0.. of op(A) and C, batch entries z0..
+            const Params p = make_params(std::min(rows_per_launch, M - r0), N, K,
+                                         A + z0 * stride_a + (trans_a ? r0 : r0 * lda), lda, stride_a,
+                                         B + z0 * stride_b, ldb, stride_b, beta, C + z0 * stride_c + r0 * ldc, ldc,
+                                         stride_c, bias ? bias + r0 : nullptr);
             const dim3 grid((unsigned)grid_x, (unsigned)((p.M + bm - 1) / bm),
                             (unsigned)std::min(kMaxGridYZ, batch - z0));
             if (!trans_a && !trans_b) launch<false, false>(p, bm, grid);

@@ -70,6 +70,21 @@ struct Params {
     bool vec_a, vec_b, vec_c;  // float4 access allowed: pointer 16-byte aligned, ld and stride % 4 == 0
 };
 
+// The launch parameters of one strided batch, with float4 allowed exactly where it is legal:
+// every batch entry's pointer 16-byte aligned (base aligned, stride % 4 == 0) and ld % 4 == 0,
+// so that every float4 the kernel forms (4 consecutive elements starting at a multiple of 4
+// along the contiguous direction) is 16-byte aligned.
+inline bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
+inline Params make_params(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, int64_t stride_a,
+                          const float* B, int64_t ldb, int64_t stride_b, float beta, float* C, int64_t ldc,
+                          int64_t stride_c, const float* bias) {
+    Params p{M, N, K, A, lda, stride_a, B, ldb, stride_b, C, ldc, stride_c, beta, bias, false, false, false};
+    p.vec_a = aligned16(A) && lda % 4 == 0 && stride_a % 4 == 0;
+    p.vec_b = aligned16(B) && ldb % 4 == 0 && stride_b % 4 == 0;
+    p.vec_c = aligned16(C) && ldc % 4 == 0 && stride_c % 4 == 0;
+    return p;
+}
+
 // One operand as an (R x K) matrix: element (r, k) at p[r*ld + k] (along_k) or p[k*ld + r].
 struct Panel {
     const float* p;

@@ -70,7 +70,8 @@ ifeq ($(CUDA_ON),1)
   LDFLAGS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64
   LDLIBS    += -lcudart
 endif
-TEST_SRCS := $(wildcard tests/*.cpp)
+# tests/cuda/*.cpp include cuda_runtime.h (they drive kernels with raw device buffers): only with CUDA.
+TEST_SRCS := $(wildcard tests/*.cpp) $(if $(CUDA_ON),$(wildcard tests/cuda/*.cpp))
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/%.o)
 LIB       := $(BUILD)/libfw.a
@@ -97,6 +98,10 @@ BENCH_BINS     := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/bench
 # Shared support code, linked into every bench program (its AVX-512 loop has its own target attribute).
 BENCH_SUPPORT  := $(BUILD)/bench/fma_peak_avx512.o
 BENCH_LIBS     := -lbenchmark -ldnnl -lopenblas
+# With CUDA: bench/bench_cuda_kernels.cu (our CUDA GEMM/conv beside cuBLAS), compiled by nvcc.
+ifeq ($(CUDA_ON),1)
+  BENCH_BINS   += $(BUILD)/bench/bench_cuda_kernels
+endif
 # python3-torch is importable only by Debian's own Python, not by a pyenv python3 earlier on PATH.
 SYSTEM_PYTHON  := /usr/bin/python3
 # Seconds per case: Google Benchmark's min_time, the train/sample step's, the PyTorch script's.
@@ -167,6 +172,8 @@ $(LIB): $(LIB_OBJS) $(CUDA_OBJS) $(CUDA_STAMP)
 $(BUILD)/core/cuda/%.o: core/cuda/%.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/tests/cuda/%.o: CXXFLAGS += -isystem $(CUDA_HOME)/include
 
 $(TEST_BIN): $(TEST_OBJS) $(EX_LIB) $(LIB)
 	@mkdir -p $(dir $@)
@@ -243,6 +250,10 @@ bench-run: $(BENCH_BINS)
 	env -u OPENBLAS_NUM_THREADS $(SYSTEM_PYTHON) bench/train_step_torch.py --threads 2 --min-time $(TORCH_MIN_TIME) \
 		--config default --out $(BENCH_RESULTS)/torch_default.jsonl
 	@$(SYSTEM_PYTHON) bench/summarize.py $(BENCH_RESULTS)
+
+$(BUILD)/bench/bench_cuda_kernels: bench/bench_cuda_kernels.cu $(LIB)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(filter-out -MMD -MP,$(NVCCFLAGS)) -Xcompiler -fopenmp -o $@ $< $(LIB) -lbenchmark -lcublas -lcudart -lz -lpthread
 
 $(BUILD)/bench/bench_%: $(BUILD)/bench/bench_%.o $(BENCH_SUPPORT) $(LIB)
 	@mkdir -p $(dir $@)

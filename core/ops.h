@@ -40,6 +40,7 @@ Tensor silu(const Tensor& x);
 // Not differentiable (time embeddings only): throw if grad would be needed.
 Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
+Tensor clamp(const Tensor& x, float lo, float hi);  // min(hi, max(lo, x)); no gradient
 
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }

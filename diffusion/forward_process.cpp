@@ -57,9 +57,10 @@ Tensor q_sample(const Schedule& sch, const Tensor& x0, const std::vector<int>& t
 double prior_kl(const Schedule& sch, const Tensor& x0) {
     check_defined(x0, "prior_kl", "x0");
     const double v = 1.0 - sch.alpha_bar[sch.T];  // Eq. 6 at t = T: variance 1 - alpha_bar_T
+    const std::vector<float> x = x0.to_vector();  // on the host, from any device
     double kl = 0.0;
-    for (int64_t i = 0; i < x0.numel(); ++i) {
-        const double m = sch.sqrt_alpha_bar[sch.T] * x0.data()[i];  // Eq. 6 at t = T: mean sqrt(alpha_bar_T) x_0
+    for (size_t i = 0; i < x.size(); ++i) {
+        const double m = sch.sqrt_alpha_bar[sch.T] * x[i];  // Eq. 6 at t = T: mean sqrt(alpha_bar_T) x_0
         kl += 0.5 * (v + m * m - 1.0 - std::log(v));  // Eq. 7: KL(N(m, v) || N(0, 1)) per element
     }
     return kl;

@@ -53,7 +53,7 @@ Tensor l_simple(const Schedule& sch, const EpsModel& eps_theta, const Tensor& x0
     gen.integers(drawn.data(), (int64_t)drawn.size(), 1, sch.T + 1);
     std::vector<int> t(drawn.begin(), drawn.end());
     // Algorithm 1: eps ~ N(0, I)
-    Tensor eps = randn(x0.shape(), gen);
+    Tensor eps = randn(x0.shape(), gen, x0.device());
     if (t_drawn) *t_drawn = t;
     return simple_loss(sch, eps_theta, x0, t, eps);
 }

@@ -64,9 +64,10 @@ Tensor mu_theta(const Schedule& sch, const EpsModel& eps_theta, const Tensor& xt
 double kl_same_variance(const Tensor& mu1, const Tensor& mu2, double s2) {
     check_same_shape(mu1, mu2, "kl_same_variance", "mu1", "mu2");
     if (!(s2 > 0.0)) fail("kl_same_variance: variance s^2 = ", s2, " must be > 0");
+    const std::vector<float> a = mu1.to_vector(), b = mu2.to_vector();  // on the host, from any device
     double sq = 0.0;
-    for (int64_t i = 0; i < mu1.numel(); ++i) {
-        double d = (double)mu1.data()[i] - (double)mu2.data()[i];
+    for (size_t i = 0; i < a.size(); ++i) {
+        double d = (double)a[i] - (double)b[i];
         sq += d * d;
     }
     return sq / (2.0 * s2);  // Eq. 15: ||mu1 - mu2||^2 / (2 s^2)

@@ -9,11 +9,7 @@
 
 namespace fw::diffusion {
 
-Tensor clip_to_unit(const Tensor& x) {
-    Tensor y = x.detach().clone();
-    for (int64_t i = 0; i < y.numel(); ++i) y.data()[i] = std::min(1.0f, std::max(-1.0f, y.data()[i]));
-    return y;
-}
+Tensor clip_to_unit(const Tensor& x) { return clamp(x.detach(), -1.0f, 1.0f); }
 
 static Tensor call_model(const EpsModel& eps_theta, const Tensor& xt, int t, const char* who) {
     Tensor eps = eps_theta(xt, same_t(xt, t));
@@ -55,7 +51,7 @@ Tensor ddpm_sample_from(const Schedule& sch, const EpsModel& eps_theta, const Te
     Tensor xt = xT;
     for (int t = sch.T; t >= 1; --t) {  // Algorithm 2: for t = T, ..., 1
         Tensor eps = call_model(eps_theta, xt, t, "ddpm_sample");
-        Tensor z = t > 1 ? randn(xt.shape(), gen) : Tensor();  // z ~ N(0, I) if t > 1, else z = 0
+        Tensor z = t > 1 ? randn(xt.shape(), gen, xt.device()) : Tensor();  // z ~ N(0, I) if t > 1, else z = 0
         Tensor x0_hat;
         Tensor x_prev = ddpm_step(sch, xt, t, eps, z, opts, &x0_hat);
         if (opts.on_step) opts.on_step(t, xt, x0_hat);
@@ -66,7 +62,7 @@ Tensor ddpm_sample_from(const Schedule& sch, const EpsModel& eps_theta, const Te
 
 Tensor ddpm_sample(const Schedule& sch, const EpsModel& eps_theta, const Shape& shape, Generator& gen,
                    const SampleOptions& opts) {
-    Tensor xT = randn(shape, gen);  // Algorithm 2: x_T ~ N(0, I)
+    Tensor xT = randn(shape, gen, opts.device);  // Algorithm 2: x_T ~ N(0, I)
     return ddpm_sample_from(sch, eps_theta, xT, gen, opts);
 }
 
@@ -119,7 +115,7 @@ Tensor ddim_sample_from(const Schedule& sch, const EpsModel& eps_theta, const Te
         const int t = tau[i];
         const int t_prev = ddim_prev_t(tau, i);
         Tensor eps = call_model(eps_theta, xt, t, "ddim_sample");
-        Tensor z = (eta > 0.0 && t_prev > 0) ? randn(xt.shape(), gen) : Tensor();
+        Tensor z = (eta > 0.0 && t_prev > 0) ? randn(xt.shape(), gen, xt.device()) : Tensor();
         Tensor x0_hat;
         Tensor x_prev = ddim_step(sch, xt, t, t_prev, eps, eta, z, opts.clip_x0, &x0_hat);
         if (opts.on_step) opts.on_step(t, xt, x0_hat);
@@ -130,7 +126,7 @@ Tensor ddim_sample_from(const Schedule& sch, const EpsModel& eps_theta, const Te
 
 Tensor ddim_sample(const Schedule& sch, const EpsModel& eps_theta, const Shape& shape, Generator& gen, int steps,
                    double eta, const SampleOptions& opts) {
-    Tensor xT = randn(shape, gen);  // x_T ~ N(0, I)
+    Tensor xT = randn(shape, gen, opts.device);  // x_T ~ N(0, I)
     return ddim_sample_from(sch, eps_theta, xT, gen, steps, eta, opts);
 }
 

@@ -32,6 +32,7 @@ struct SampleOptions {
     Sigma sigma = Sigma::Beta;  // Eq. 14's sigma_t^2 for DDPM (ignored by DDIM, which uses eta)
     bool clip_x0 = false;       // clip x0_hat to [-1, 1] (the data range) before using it
     StepCallback on_step;       // optional
+    Device device = Device::CPU;  // where ddpm_sample / ddim_sample draw x_T (the model's device)
 };
 
 // One step of Eq. 18 from x_t (t in 1..T) given the model's output eps and the noise z

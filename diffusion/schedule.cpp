@@ -95,7 +95,7 @@ Tensor table_at(const Schedule& sch, const std::vector<double>& table, const std
         check_timestep(sch, t[(size_t)n], who);
         c.data()[n] = coef(table, t[(size_t)n]);
     }
-    return c;
+    return c.to(x.device());  // made on the host (N values), then beside x
 }
 
 std::vector<int> same_t(const Tensor& x, int t) { return std::vector<int>((size_t)x.size(0), t); }

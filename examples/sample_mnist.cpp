@@ -20,7 +20,7 @@
 using namespace fw;
 
 int main(int argc, char** argv) {
-    std::string ckpt = "out/mnist/checkpoint.safetensors", out = "out/mnist/sampled", sampler = "ddpm";
+    std::string ckpt = "out/mnist/checkpoint.safetensors", out = "out/mnist/sampled", sampler = "ddpm", device = "cpu";
     int64_t n = 64, steps = 100, seed = 0, threads = 0;
     bool no_clip = false;
     flags::Parser p("sample_mnist", "Draws digits from the EMA weights of a train_mnist checkpoint.");
@@ -31,10 +31,12 @@ int main(int argc, char** argv) {
     p.add_int("steps", &steps, "DDIM steps", 1, 1000);
     p.add_int("seed", &seed, "seed of the sampler's noise", 0, 1'000'000'000);
     p.add_int("threads", &threads, "threads (0 = all cores)", 0, 256);
+    p.add_string("device", &device, "where to sample (cuda: the CUDA backend, one GPU)", {"cpu", "cuda"});
     p.add_bool("no-clip", &no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
     try {
         if (!p.parse(argc, argv)) return 0;
         if (threads > 0) set_num_threads((int)threads);
+        const Device dev = flags::device_from_flag(device);
         Checkpoint ck = read_checkpoint(ckpt);
         auto setting = [&](const char* key) -> std::string {
             auto it = ck.meta.find(key);
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
         Generator unused(0);
         nn::UNet net(cfg, unused);
         load_into(net.parameters(), ck, "ema.", "the EMA model");
+        net.to(dev);
         diffusion::Schedule sch = train::make_schedule(setting("schedule"));
 
         Generator gen((uint64_t)seed);
@@ -58,9 +61,10 @@ int main(int argc, char** argv) {
         std::vector<uint8_t> bytes(x.numel());
         data::unit_range_to_bytes(x.data(), x.numel(), bytes.data());
         write_idx_images(out + "-idx3-ubyte", n, 28, 28, bytes.data());
-        std::printf("sample_mnist: %lld images with %s (%lld steps) in %.1f s: %.2f images/s; wrote %s.png and %s-idx3-ubyte\n",
-                    (long long)n, sampler.c_str(), (long long)(sampler == "ddpm" ? 1000 : steps), s, n / s, out.c_str(),
-                    out.c_str());
+        std::printf("sample_mnist: %lld images with %s (%lld steps) on %s in %.1f s: %.2f images/s; wrote %s.png and "
+                    "%s-idx3-ubyte\n",
+                    (long long)n, sampler.c_str(), (long long)(sampler == "ddpm" ? 1000 : steps), device_name(dev), s, n / s,
+                    out.c_str(), out.c_str());
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sample_mnist: %s\n", e.what());

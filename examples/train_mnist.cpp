@@ -44,6 +44,7 @@ void on_signal(int sig) { g_signal = sig; }
 struct Options {
     // The defaults are what `make train` runs; README "Why the defaults" says why.
     std::string data = "data/mnist", out = "out/mnist", sampler = "ddpm", schedule = "linear", lr_schedule = "cosine";
+    std::string device = "cpu";
     int64_t steps = 1900, batch = 64, warmup = 200, seed = 0, threads = 0, base = 32, mid = 64;
     int64_t ckpt_every = 250, sample_every = 1000, samples = 64, sample_steps = 100;
     double lr = 1e-3, ema = 0.999, clip = 1.0;
@@ -105,10 +106,11 @@ int run(const Options& o) {
     cfg.base = o.base;
     cfg.mid = o.mid;
     cfg.schedule = o.schedule;
+    cfg.device = flags::device_from_flag(o.device);
     train::DdpmTrainer trainer(cfg, ds.train);
-    std::printf("[train] %lld training images from %s; UNet %lld/%lld wide, %lld parameters; %d threads\n",
+    std::printf("[train] %lld training images from %s; UNet %lld/%lld wide, %lld parameters; on %s (%d CPU threads)\n",
                 (long long)ds.train.n, o.data.c_str(), (long long)o.base, (long long)o.mid,
-                (long long)trainer.model().num_parameters(), num_threads());
+                (long long)trainer.model().num_parameters(), device_name(cfg.device), num_threads());
 
     if (o.resume && fs::exists(ckpt)) {
         trainer.load(ckpt);
@@ -187,8 +189,8 @@ int run(const Options& o) {
     auto record = [&](int t, const Tensor& xt, const Tensor& x0_hat) {
         if (k++ % every != 0 && t != 1) return;
         for (int r = 0; r < shown; ++r) {
-            xt_row[r].push_back(slice(xt, 0, r, r + 1));
-            x0_row[r].push_back(slice(x0_hat, 0, r, r + 1));
+            xt_row[r].push_back(slice(xt, 0, r, r + 1).to(Device::CPU));  // pictures are drawn on the host
+            x0_row[r].push_back(slice(x0_hat, 0, r, r + 1).to(Device::CPU));
         }
     };
     Generator g((uint64_t)o.seed + 4242);
@@ -229,6 +231,7 @@ int main(int argc, char** argv) {
     p.add_float("clip", &o.clip, "max global gradient norm (0 = no clipping)", 0.0, 1e6);
     p.add_int("seed", &o.seed, "seed for initialisation, data order and noise", 0, 1'000'000'000);
     p.add_int("threads", &o.threads, "threads (0 = all cores)", 0, 256);
+    p.add_string("device", &o.device, "where to train and sample (cuda: the CUDA backend, one GPU)", {"cpu", "cuda"});
     p.add_int("base", &o.base, "UNet width at full resolution", 8, 512);
     p.add_int("mid", &o.mid, "UNet width at 1/2 and 1/4 resolution", 8, 1024);
     p.add_string("schedule", &o.schedule, "noise schedule", {"linear", "cosine"});

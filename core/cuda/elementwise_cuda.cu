@@ -71,6 +71,12 @@ __global__ void axpy_kernel(float* y, const float* x, float s, int64_t n) {
     int64_t i = global_index();
     if (i < n) y[i] += s * x[i];
 }
+// y = min(hi, max(lo, x)), as the reference; a NaN x gives lo on both (fmaxf(lo, NaN) = lo,
+// and the reference's std::max(lo, NaN) returns lo too)
+__global__ void clamp_kernel(float* y, const float* x, float lo, float hi, int64_t n) {
+    int64_t i = global_index();
+    if (i < n) y[i] = fminf(hi, fmaxf(lo, x[i]));
+}
 // y = sin x, y = cos x (no backward)
 __global__ void sin_fwd_kernel(float* y, const float* x, int64_t n) {
     int64_t i = global_index();
@@ -136,6 +142,7 @@ void pow_backward(float* dx, const float* dy, const float* x, float p, int64_t n
 void scale(float* y, const float* x, float s, int64_t n) { FW_LAUNCH_1D(scale_kernel, n, y, x, s, n); }
 void add_scalar(float* y, const float* x, float s, int64_t n) { FW_LAUNCH_1D(add_scalar_kernel, n, y, x, s, n); }
 void axpy(float* y, const float* x, float s, int64_t n) { FW_LAUNCH_1D(axpy_kernel, n, y, x, s, n); }
+void clamp(float* y, const float* x, float lo, float hi, int64_t n) { FW_LAUNCH_1D(clamp_kernel, n, y, x, lo, hi, n); }
 void sin_forward(float* y, const float* x, int64_t n) { FW_LAUNCH_1D(sin_fwd_kernel, n, y, x, n); }
 void cos_forward(float* y, const float* x, int64_t n) { FW_LAUNCH_1D(cos_fwd_kernel, n, y, x, n); }
 void sigmoid_forward(float* y, const float* x, int64_t n) { FW_LAUNCH_1D(sigmoid_fwd_kernel, n, y, x, n); }

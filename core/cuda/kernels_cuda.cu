@@ -26,6 +26,7 @@ Kernels make_cuda_table() {
     t.scale = scale;
     t.add_scalar = add_scalar;
     t.axpy = axpy;
+    t.clamp = clamp;
     t.add_forward = add_forward;         t.add_backward = add_backward;
     t.sub_forward = sub_forward;         t.sub_backward = sub_backward;
     t.mul_forward = mul_forward;         t.mul_backward = mul_backward;

@@ -1,5 +1,6 @@
 // Scalar reference kernels: elementwise math. Shapes: every buffer holds n floats.
 // Backward kernels ACCUMULATE into dx (+=).
+#include <algorithm>
 #include <cmath>
 
 #include "core/kernels/ref.h"
@@ -57,6 +58,10 @@ void add_scalar(float* y, const float* x, float s, int64_t n) {
 // y += s x   (the backward of every op whose derivative is a constant)
 void axpy(float* y, const float* x, float s, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] += s * x[i];
+}
+// y = min(hi, max(lo, x))   (no gradient: the samplers clip a predicted x_0 to the data range)
+void clamp(float* y, const float* x, float lo, float hi, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = std::min(hi, std::max(lo, x[i]));
 }
 
 // No gradient: used for sinusoidal time embeddings of constant timesteps.

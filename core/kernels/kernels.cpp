@@ -27,6 +27,7 @@ const Kernels& reference_kernels() {
         t.scale = ref::scale;
         t.add_scalar = ref::add_scalar;
         t.axpy = ref::axpy;
+        t.clamp = ref::clamp;
         t.add_forward = ref::add_forward;         t.add_backward = ref::add_backward;
         t.sub_forward = ref::sub_forward;         t.sub_backward = ref::sub_backward;
         t.mul_forward = ref::mul_forward;         t.mul_backward = ref::mul_backward;

@@ -61,6 +61,7 @@ struct Kernels {
     void (*scale)(float* y, const float* x, float s, int64_t n);        // y = s x
     void (*add_scalar)(float* y, const float* x, float s, int64_t n);   // y = x + s
     void (*axpy)(float* y, const float* x, float s, int64_t n);         // y += s x
+    void (*clamp)(float* y, const float* x, float lo, float hi, int64_t n);  // y = min(hi, max(lo, x)), no backward
 
     // elementwise binary with broadcasting; ma/mb map y's index to a's/b's.
     BinaryFwd add_forward, sub_forward, mul_forward, div_forward;

@@ -21,6 +21,7 @@ void pow_backward(float* dx, const float* dy, const float* x, float p, int64_t n
 void scale(float* y, const float* x, float s, int64_t n);
 void add_scalar(float* y, const float* x, float s, int64_t n);
 void axpy(float* y, const float* x, float s, int64_t n);
+void clamp(float* y, const float* x, float lo, float hi, int64_t n);
 void sin_forward(float* y, const float* x, int64_t n);
 void cos_forward(float* y, const float* x, int64_t n);
 

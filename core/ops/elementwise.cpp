@@ -58,6 +58,18 @@ static Tensor no_grad_unary(const char* op, const Tensor& x, UnaryFwd Kernels::*
 Tensor sin(const Tensor& x) { return no_grad_unary("sin", x, &Kernels::sin_forward); }
 Tensor cos(const Tensor& x) { return no_grad_unary("cos", x, &Kernels::cos_forward); }
 
+// clamp(x, lo, hi) = min(hi, max(lo, x)); no backward either (the samplers clip x0_hat with it).
+Tensor clamp(const Tensor& x, float lo, float hi) {
+    check_defined(x, "clamp", "x");
+    if (!(lo <= hi)) fail("clamp: lo = ", lo, " must be <= hi = ", hi);
+    if (x.requires_grad() && grad_enabled())
+        fail("clamp: has no gradient (it is meant for sampling); the input of shape ", to_string(x.shape()),
+             " requires grad");
+    Tensor y = Tensor::empty(x.shape(), x.device());
+    kernels_for(x.device()).clamp(y.data(), x.data(), lo, hi, x.numel());
+    return y;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tensor-scalar: y = s x (mul_scalar, neg), y = x + s (add_scalar), y = x^p (pow).
 // Their backward is dx += s dy (a constant derivative) or, for pow, p x^(p-1) dy.

@@ -31,12 +31,14 @@ DdpmTrainer::DdpmTrainer(const TrainConfig& cfg, const data::Split& train)
     if (train.n < cfg.batch)
         fail("training set has ", train.n, " images, fewer than one batch of ", cfg.batch);
     Generator init((uint64_t)cfg.seed * 2);
-    model_ = std::make_unique<nn::UNet>(unet_config(cfg), init);
+    model_ = std::make_unique<nn::UNet>(unet_config(cfg), init);  // initialised on the CPU (same weights on any device)
+    model_->to(cfg.device);  // before Adam and the EMA, which keep their state beside the parameters
     nn::AdamOptions opt;
     opt.lr = (float)cfg.lr;
     adam_ = std::make_unique<nn::Adam>(model_->parameters(), opt);
     ema_ = std::make_unique<nn::EMA>(*model_, (float)cfg.ema_decay, cfg.ema_warmup);
-    batch_ = Tensor::empty({cfg.batch, 1, train.rows, train.cols});
+    batch_host_ = Tensor::empty({cfg.batch, 1, train.rows, train.cols});
+    batch_ = cfg.device == Device::CPU ? batch_host_ : Tensor::empty(batch_host_.shape(), cfg.device);
 }
 
 std::vector<int64_t> DdpmTrainer::epoch_order(int64_t epoch) const {
@@ -54,8 +56,9 @@ void DdpmTrainer::fill_batch(int64_t step) {
     const int64_t size = train_.image_size();
     for (int64_t b = 0; b < cfg_.batch; ++b) {
         const int64_t idx = order_[pos * cfg_.batch + b];
-        data::bytes_to_unit_range(train_.pixels.data() + idx * size, size, batch_.data() + b * size);
+        data::bytes_to_unit_range(train_.pixels.data() + idx * size, size, batch_host_.data() + b * size);
     }
+    if (cfg_.device != Device::CPU) copy_into(batch_, batch_host_);  // one host -> device copy per step
 }
 
 float DdpmTrainer::step() {
@@ -81,6 +84,7 @@ nn::UNet& DdpmTrainer::ema_model() {
     if (!ema_model_) {
         Generator unused(0);
         ema_model_ = std::make_unique<nn::UNet>(unet_config(cfg_), unused);
+        ema_model_->to(cfg_.device);
     }
     ema_->copy_to(*ema_model_);
     return *ema_model_;
@@ -137,16 +141,20 @@ Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_
     if (sampler != "ddpm" && sampler != "ddim") fail("sampler '", sampler, "': allowed: ddpm, ddim");
     NoGradGuard no_grad;
     diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return net.forward(xt, t); };
+    const NamedTensors params = net.parameters();
+    const Device device = params.empty() ? Device::CPU : params.front().second.device();
     Tensor out = Tensor::empty({n, 1, H, W});
     const int64_t chunk = 64;
     for (int64_t start = 0; start < n; start += chunk) {
         const int64_t m = std::min(chunk, n - start);
         diffusion::SampleOptions opts;
         opts.clip_x0 = clip_x0;
+        opts.device = device;
         if (start == 0) opts.on_step = on_step;
         Tensor x = sampler == "ddpm" ? diffusion::ddpm_sample(sch, eps_theta, {m, 1, H, W}, gen, opts)
                                      : diffusion::ddim_sample(sch, eps_theta, {m, 1, H, W}, gen, (int)steps, 0.0, opts);
-        std::memcpy(out.data() + start * H * W, x.data(), sizeof(float) * m * H * W);
+        const std::vector<float> values = x.to_vector();  // from the sampling device
+        std::memcpy(out.data() + start * H * W, values.data(), sizeof(float) * m * H * W);
     }
     return out;
 }

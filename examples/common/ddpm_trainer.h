@@ -40,6 +40,7 @@ struct TrainConfig {
     int64_t base = 32, mid = 64; // UNet widths (UNet-S: 32 / 64)
     int64_t groups = 8;
     std::string schedule = "linear";  // "linear" (Eq. 1) or "cosine" (Eq. 21)
+    Device device = Device::CPU;  // where the model, the optimizer state and each step live
 };
 
 // Thrown by step() when the loss is NaN or Inf; the trainer's state is then not to be saved.
@@ -80,7 +81,8 @@ private:
     std::unique_ptr<nn::Adam> adam_;
     std::unique_ptr<nn::EMA> ema_;
     Generator noise_gen_;
-    Tensor batch_;                     // (B, 1, H, W), filled in place each step
+    Tensor batch_host_;                // (B, 1, H, W) on the CPU, filled in place each step
+    Tensor batch_;                     // the same on cfg.device (batch_host_ itself on the CPU)
     int64_t step_ = 0;
     int64_t cached_epoch_ = -1;
     std::vector<int64_t> order_;
@@ -89,6 +91,7 @@ private:
 
 // Samples n images of shape (1, H, W) from `net` with DDPM (Algorithm 2, 1000 steps) or DDIM
 // (Eq. 20, `steps` steps, eta 0), in chunks of at most 64 images. on_step sees the first chunk.
+// Sampling runs on the device of net's parameters; the images come back on the CPU.
 // clip_x0 clips each step's predicted x_0 to the data range [-1, 1], as the original DDPM code
 // does when sampling: it keeps an imperfect eps_theta from driving pixels far outside the range.
 Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_t n, int64_t H, int64_t W,

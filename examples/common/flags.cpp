@@ -6,9 +6,17 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "core/cuda/backend.h"
 #include "core/error.h"
 
 namespace fw::flags {
+
+Device device_from_flag(const std::string& value) {
+    if (value == "cpu") return Device::CPU;
+    if (value != "cuda") fail("--device: '", value, "' is not allowed (allowed: cpu, cuda)");
+    if (!cuda_available()) fail("--device cuda: ", cuda_unavailable_reason());
+    return Device::CUDA;
+}
 
 Parser::Parser(std::string program, std::string summary) : program_(std::move(program)), summary_(std::move(summary)) {}
 

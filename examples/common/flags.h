@@ -7,7 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "core/storage.h"
+
 namespace fw::flags {
+
+// The value of a --device flag ("cpu" or "cuda", declared with those choices) as a Device;
+// "cuda" without a usable GPU is an error that says why (no device, or built without CUDA).
+Device device_from_flag(const std::string& value);
 
 class Parser {
 public:

@@ -69,6 +69,8 @@ static void microkernel_12x32_edge(int64_t K, const float* A, const float* B, fl
 // KC = 256: a 256 x 32 B panel is 32 KiB (L1); MC = 192: a 192 x 256 A block is 192 KiB (L2).
 static const GemmBlocking kBlocking = {12, 32, 256, 192, microkernel_12x32, microkernel_12x32_edge};
 
+const GemmBlocking& gemm_blocking() { return kBlocking; }
+
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {
     gemm_blocked(kBlocking, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);

@@ -29,6 +29,11 @@ inline void vstore(float* p, Vec v, int64_t k = kW) {
 inline Vec vkeep(Vec v, int64_t k) {  // lanes >= k := 0
     return k == kW ? v : _mm256_and_ps(v, _mm256_castsi256_ps(lanes(k)));
 }
+// A lane mask from a vector (lane l on where m[l] > 0), and a load of only the lanes that are on:
+// the others are 0 and their memory is not touched (so they may lie outside the buffer).
+using VMask = __m256i;
+inline VMask vmask_gt0(Vec m) { return _mm256_castps_si256(_mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ)); }
+inline Vec vload_masked(const float* p, VMask m) { return _mm256_maskload_ps(p, m); }
 
 inline Vec vset1(float s) { return _mm256_set1_ps(s); }
 inline Vec vzero() { return _mm256_setzero_ps(); }

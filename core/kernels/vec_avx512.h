@@ -31,6 +31,11 @@ inline void vstore(float* p, Vec v, int64_t k = kW) {
     else _mm512_mask_storeu_ps(p, lanes(k), v);
 }
 inline Vec vkeep(Vec v, int64_t k) { return k == kW ? v : _mm512_maskz_mov_ps(lanes(k), v); }  // lanes >= k := 0
+// A lane mask from a vector (lane l on where m[l] > 0), and a load of only the lanes that are on:
+// the others are 0 and their memory is not touched (so they may lie outside the buffer).
+using VMask = __mmask16;
+inline VMask vmask_gt0(Vec m) { return _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ); }
+inline Vec vload_masked(const float* p, VMask m) { return _mm512_maskz_loadu_ps(m, p); }
 
 inline Vec vset1(float s) { return _mm512_set1_ps(s); }
 inline Vec vzero() { return _mm512_setzero_ps(); }

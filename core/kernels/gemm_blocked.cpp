@@ -39,10 +39,13 @@ static void pack_b_panel(float* Bp, const float* B, int64_t ldb, bool trans, int
 void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     const int MR = blk.MR, NR = blk.NR;
-    // C = beta C first (beta = 0 overwrites, even NaN); the micro-kernel then only accumulates.
-    if (beta == 0.0f) {
+    // C = beta C first; the micro-kernel then only accumulates. beta = 0 overwrites (even NaN)
+    // without a pass over C: the first K block computes each tile from zero in a small buffer
+    // and stores it (below); only K = 0 needs the zeros written here.
+    const bool overwrite = beta == 0.0f;
+    if (overwrite && K == 0) {
         for (int64_t m = 0; m < M; ++m) std::memset(C + m * ldc, 0, sizeof(float) * N);
-    } else if (beta != 1.0f) {
+    } else if (!overwrite && beta != 1.0f) {
         for (int64_t m = 0; m < M; ++m) {
             float* row = C + m * ldc;
             for (int64_t n = 0; n < N; ++n) row[n] *= beta;
@@ -74,15 +77,17 @@ void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M
                     const int64_t m0 = ic + p * MR, mr = std::min<int64_t>(MR, M - m0);
                     const float* a = Ap + p * MR * kc;
                     float* c = C + m0 * ldc + n0;
-                    if (mr == MR && nr == NR) {
+                    const bool first = overwrite && pc == 0;  // C's old values are not read
+                    if (!first && mr == MR && nr == NR) {
                         blk.kernel(kc, a, Bp, c, ldc);
-                    } else if (blk.edge) {
+                    } else if (!first && blk.edge) {
                         blk.edge(kc, a, Bp, c, ldc, (int)mr, (int)nr);
-                    } else {  // no edge twin: the full kernel on a copy of the tile (rest zero)
+                    } else {  // the full kernel on a tile buffer: zeros (first) or a copy of C
                         static thread_local Scratch tile_buf;
                         float* t = tile_buf.get(MR * NR);
                         std::fill(t, t + MR * NR, 0.0f);
-                        for (int64_t i = 0; i < mr; ++i) std::copy(c + i * ldc, c + i * ldc + nr, t + i * NR);
+                        if (!first)
+                            for (int64_t i = 0; i < mr; ++i) std::copy(c + i * ldc, c + i * ldc + nr, t + i * NR);
                         blk.kernel(kc, a, Bp, t, NR);
                         for (int64_t i = 0; i < mr; ++i) std::copy(t + i * NR, t + i * NR + nr, c + i * ldc);
                     }

@@ -22,7 +22,8 @@ struct GemmCase {
 
 // Sizes: 1, primes, tails that are not multiples of any register tile (6/12/8 rows, 16/32/48
 // columns), and sizes above the cache blocks (KC = 256/160, MC = 144/192) so every loop wraps;
-// M = 200 and 40 (multiples of 8, not of 12) take the AVX-512 8 x 48 tile with its padded edges.
+// M = 40 (a multiple of 8, padded by 20% to 12-row tiles) takes the AVX-512 8 x 48 tile with its
+// padded edges.
 const GemmCase kCases[] = {{1, 1, 1},   {1, 17, 3},    {7, 1, 5},    {13, 31, 29},  {12, 32, 8},
                            {6, 16, 1},  {37, 67, 300}, {200, 45, 7}, {97, 211, 53}, {250, 40, 520},
                            {40, 100, 170}};
@@ -67,7 +68,7 @@ TEST_CASE("SIMD GEMM is bitwise identical for 1 and 2 threads") {
     Generator g(12);
     const int64_t N = 517, K = 301;  // several tiles, blocks and tails in every direction
     const int before = num_threads();
-    for (int64_t M : {131, 200})  // the 12 x 32 and (AVX-512) the 8 x 48 tile
+    for (int64_t M : {131, 56})  // the 12 x 32 and (AVX-512) the 8 x 48 tile
     for (CpuPath path : supported_cpu_paths()) {
         std::vector<float> A = random_vec(M * K, g), B = random_vec(K * N, g);
         std::vector<float> C1(M * N), C2(M * N);

@@ -115,8 +115,10 @@ const GemmBlocking& conv_blocking() { return kConvBlocking; }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {
-    // M a multiple of 8 but not of 12 (32, 64, 128, ...): the 8 x 48 tile wastes no rows.
-    const GemmBlocking& blk = M % 8 == 0 && M % 12 != 0 ? kConvBlocking : kBlocking;
+    // The 8 x 48 tile when M is a multiple of 8 and 12-row tiles would pad M by more than 5%
+    // (M = 32 or 64: 12.5%); for large M the padding is small and 12 x 32 (larger KC) is faster.
+    const int64_t pad12 = (M + 11) / 12 * 12 - M;
+    const GemmBlocking& blk = M % 8 == 0 && pad12 * 20 > M ? kConvBlocking : kBlocking;
     gemm_blocked(blk, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 

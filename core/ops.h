@@ -79,6 +79,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride = 1,
 // --- normalization (core/ops/norm.cpp) -------------------------------------------------------
 // x (N,C,H,W) or (N,C); C split into `groups` groups of C/groups channels; w, b (C).
 Tensor group_norm(const Tensor& x, int groups, const Tensor& w, const Tensor& b, float eps = 1e-5f);
+// silu(group_norm(x, groups, w, b, eps)) in one op (one pass over memory forward and backward).
+Tensor group_norm_silu(const Tensor& x, int groups, const Tensor& w, const Tensor& b, float eps = 1e-5f);
 
 // --- losses (core/ops/loss.cpp) --------------------------------------------------------------
 Tensor mse_loss(const Tensor& pred, const Tensor& target);   // mean squared error, 0-d

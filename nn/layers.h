@@ -59,6 +59,7 @@ class GroupNorm : public Module {
 public:
     GroupNorm(int groups, int channels, float eps = 1e-5f);
     Tensor forward(const Tensor& x) const;
+    Tensor forward_silu(const Tensor& x) const;  // silu(forward(x)) in one op (group_norm_silu)
     std::string type_name() const override;
 
     const int groups, channels;

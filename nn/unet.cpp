@@ -44,15 +44,13 @@ Tensor ResBlock::forward(const Tensor& x, const Tensor& e) const {
              e.defined() ? to_string(e.shape()) : "undefined");
     const int64_t N = x.size(0);
     // h = Conv3x3(SiLU(GroupNorm(x)))                         (N, cout, H, W)
-    Tensor h = norm1.forward(x);
-    h = silu(h);
+    Tensor h = norm1.forward_silu(x);       // SiLU(GroupNorm(x)) as one op
     h = conv1.forward(h);
     // h += Linear(SiLU(temb)) broadcast over H, W:  (N, cout) -> (N, cout, 1, 1)
     Tensor tp = temb_proj.forward(e);
     h = h + reshape(tp, {N, cout, 1, 1});
     // h = Conv3x3(SiLU(GroupNorm(h)))
-    h = norm2.forward(h);
-    h = silu(h);
+    h = norm2.forward_silu(h);
     h = conv2.forward(h);
     // out = h + skip(x), skip = Conv1x1 when the width changes, identity otherwise
     return h + (skip ? skip->forward(x) : x);
@@ -160,8 +158,7 @@ Tensor UNet::forward(const Tensor& x, const std::vector<int>& t) const {
     h = dec2.forward(h, e);                 // (N, B, 28, 28)
 
     // output
-    h = out_norm.forward(h);
-    h = silu(h);
+    h = out_norm.forward_silu(h);           // SiLU(GroupNorm(h))
     return out_conv.forward(h);             // (N, in_channels, 28, 28)
 }
 

@@ -20,10 +20,13 @@ struct GemmCase {
     int64_t M, N, K;
 };
 
-// Sizes: 1, primes, tails that are not multiples of any register tile (6/12 rows, 16/32
-// columns), and sizes above the cache blocks (KC = 256, MC = 144/192) so every loop wraps.
-const GemmCase kCases[] = {{1, 1, 1},   {1, 17, 3},   {7, 1, 5},    {13, 31, 29}, {12, 32, 8},
-                           {6, 16, 1},  {37, 67, 300}, {200, 45, 7}, {97, 211, 53}, {250, 40, 520}};
+// Sizes: 1, primes, tails that are not multiples of any register tile (6/12/8 rows, 16/32/48
+// columns), and sizes above the cache blocks (KC = 256/160, MC = 144/192) so every loop wraps;
+// M = 40 (a multiple of 8, padded by 20% to 12-row tiles) takes the AVX-512 8 x 48 tile with its
+// padded edges.
+const GemmCase kCases[] = {{1, 1, 1},   {1, 17, 3},    {7, 1, 5},    {13, 31, 29},  {12, 32, 8},
+                           {6, 16, 1},  {37, 67, 300}, {200, 45, 7}, {97, 211, 53}, {250, 40, 520},
+                           {40, 100, 170}};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);
@@ -63,16 +66,17 @@ TEST_CASE("SIMD GEMM matches the scalar reference for every path, transpose and 
 
 TEST_CASE("SIMD GEMM is bitwise identical for 1 and 2 threads") {
     Generator g(12);
-    const int64_t M = 131, N = 517, K = 301;  // several tiles, blocks and tails in every direction
-    std::vector<float> A = random_vec(M * K, g), B = random_vec(K * N, g);
+    const int64_t N = 517, K = 301;  // several tiles, blocks and tails in every direction
     const int before = num_threads();
+    for (int64_t M : {131, 56})  // the 12 x 32 and (AVX-512) the 8 x 48 tile
     for (CpuPath path : supported_cpu_paths()) {
+        std::vector<float> A = random_vec(M * K, g), B = random_vec(K * N, g);
         std::vector<float> C1(M * N), C2(M * N);
         set_num_threads(1);
         cpu_kernels(path).gemm(false, true, M, N, K, A.data(), K, B.data(), K, 0.0f, C1.data(), N);
         set_num_threads(2);
         cpu_kernels(path).gemm(false, true, M, N, K, A.data(), K, B.data(), K, 0.0f, C2.data(), N);
-        INFO(cpu_path_name(path));
+        INFO(cpu_path_name(path) << " M=" << M);
         CHECK(std::memcmp(C1.data(), C2.data(), sizeof(float) * M * N) == 0);
     }
     set_num_threads(before);

@@ -1,4 +1,4 @@
-// Claims about the SIMD group_norm (core/kernels/norm_simd.inc): forward (y, mean, rstd) and
+// Claims about the SIMD group_norm and group_norm + SiLU (core/kernels/norm_simd.inc): forward (y, mean, rstd) and
 // backward (dx, dw, db, accumulated) match the scalar reference on odd shapes, the backward
 // honours null gradients, and 1 and 2 threads give bitwise identical results.
 #include <doctest/doctest.h>
@@ -103,6 +103,79 @@ TEST_CASE("SIMD group_norm is bitwise identical for 1 and 2 threads") {
         CHECK(one.y == two.y);
         CHECK(one.mean == two.mean);
         CHECK(one.rstd == two.rstd);
+        CHECK(one.dx == two.dx);
+        CHECK(one.dw == two.dw);
+        CHECK(one.db == two.db);
+    }
+    set_num_threads(before);
+}
+
+// group_norm + SiLU fused (group_norm_silu_forward / _backward): the same claims.
+namespace {
+
+NormData run_silu(const Kernels& k, const GroupNormShape& s, uint64_t seed, bool grads = true) {
+    Generator g(seed);
+    const int64_t n = s.N * s.C * s.HW;
+    std::vector<float> x = random_vec(n, g, 1, 3), w = random_vec(s.C, g, -2, 2), b = random_vec(s.C, g, -1, 1);
+    std::vector<float> dy = random_vec(n, g, -1, 1);
+    NormData d;
+    d.y.assign(n, 0.0f);
+    d.mean.assign(s.N * s.G, 0.0f);
+    d.rstd.assign(s.N * s.G, 0.0f);
+    d.dx = random_vec(n, g, -1, 1);  // non-zero: backward must ACCUMULATE
+    d.dw = random_vec(s.C, g, -1, 1);
+    d.db = random_vec(s.C, g, -1, 1);
+    k.group_norm_silu_forward(d.y.data(), d.mean.data(), d.rstd.data(), x.data(), w.data(), b.data(), s);
+    std::vector<float> mean(s.N * s.G), rstd(s.N * s.G), y(n);  // the reference's statistics, as above
+    reference_kernels().group_norm_silu_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
+    k.group_norm_silu_backward(d.dx.data(), grads ? d.dw.data() : nullptr, grads ? d.db.data() : nullptr, dy.data(),
+                               x.data(), mean.data(), rstd.data(), w.data(), b.data(), s);
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("SIMD group_norm_silu forward and backward match the scalar reference") {
+    for (CpuPath path : supported_cpu_paths()) {
+        if (path == CpuPath::Scalar) continue;
+        for (const GroupNormShape& s : kShapes)
+            for (bool grads : {true, false}) {
+                NormData r = run_silu(reference_kernels(), s, 4, grads), f = run_silu(cpu_kernels(path), s, 4, grads);
+                // Tolerances as for group_norm, plus silu: |z| <= ~5 here, silu(z) within 3 ulp of
+                // the reference's (vsigmoid's bound) on top of z's own 4e-6: atol 1e-5.
+                // dx: gz = g s (1 + z (1 - s)) has |gz| <= ~1.1 |g| and is a few roundings from
+                //   the reference's; then group_norm's dx as above: atol 2e-5.
+                const double L = (double)(s.N * s.HW);
+                auto mean = fw::test::compare(f.mean.data(), r.mean.data(), r.mean.size(), 0, 1.2e-7);
+                auto rstd = fw::test::compare(f.rstd.data(), r.rstd.data(), r.rstd.size(), 0, 1.2e-7);
+                auto y = fw::test::compare(f.y.data(), r.y.data(), r.y.size(), 1e-5, 0);
+                auto dx = fw::test::compare(f.dx.data(), r.dx.data(), r.dx.size(), 2e-5, 0);
+                auto dw = fw::test::compare(f.dw.data(), r.dw.data(), r.dw.size(), 1e-6 * L, 1e-6);
+                auto db = fw::test::compare(f.db.data(), r.db.data(), r.db.size(), 1e-6 * L, 1e-6);
+                INFO(std::string(cpu_path_name(path)) << " N=" << s.N << " C=" << s.C << " HW=" << s.HW
+                                                      << " G=" << s.G << std::string(grads ? "" : " (dw, db null)"));
+                INFO("mean: " << mean.first << " rstd: " << rstd.first << " y: " << y.first);
+                INFO("dx: " << dx.first << " dw: " << dw.first << " db: " << db.first);
+                CHECK(mean.count == 0);
+                CHECK(rstd.count == 0);
+                CHECK(y.count == 0);
+                CHECK(dx.count == 0);
+                CHECK(dw.count == 0);
+                CHECK(db.count == 0);
+            }
+    }
+}
+
+TEST_CASE("SIMD group_norm_silu is bitwise identical for 1 and 2 threads") {
+    const int before = num_threads();
+    const GroupNormShape s = {3, 16, 49, 4, 1e-5f};
+    for (CpuPath path : supported_cpu_paths()) {
+        set_num_threads(1);
+        NormData one = run_silu(cpu_kernels(path), s, 9);
+        set_num_threads(2);
+        NormData two = run_silu(cpu_kernels(path), s, 9);
+        INFO(cpu_path_name(path));
+        CHECK(one.y == two.y);
         CHECK(one.dx == two.dx);
         CHECK(one.dw == two.dw);
         CHECK(one.db == two.db);

@@ -92,6 +92,31 @@ TEST_CASE("group_norm output has mean 0 and variance 1 in each group before the 
     CHECK(z.data()[0] == doctest::Approx(2 * y.data()[0] + 1));
 }
 
+TEST_CASE("group_norm_silu equals silu(group_norm(x)), values and gradients") {
+    Generator g(6);
+    Tensor x = rand_uniform({2, 6, 5, 3}, g, -3, 5).set_requires_grad(true);
+    Tensor w = rand_uniform({6}, g, -2, 2).set_requires_grad(true), b = rand_uniform({6}, g, -2, 2).set_requires_grad(true);
+    Tensor up = rand_uniform({2, 6, 5, 3}, g, -1, 1);  // a random upstream gradient
+    Tensor fused = group_norm_silu(x, 3, w, b);
+    sum(fused * up).backward();
+    std::vector<float> dx(x.grad().data(), x.grad().data() + x.numel()), dw(w.grad().data(), w.grad().data() + 6),
+        db(b.grad().data(), b.grad().data() + 6);
+    x.zero_grad();
+    w.zero_grad();
+    b.zero_grad();
+    Tensor plain = silu(group_norm(x, 3, w, b));
+    sum(plain * up).backward();
+    // the same math in another order of roundings: values |y| <= ~7, gradients <= ~20
+    for (int64_t i = 0; i < x.numel(); ++i) {
+        CHECK(fused.data()[i] == doctest::Approx(plain.data()[i]).epsilon(1e-5).scale(1));
+        CHECK(dx[i] == doctest::Approx(x.grad().data()[i]).epsilon(1e-4).scale(1));
+    }
+    for (int c = 0; c < 6; ++c) {
+        CHECK(dw[c] == doctest::Approx(w.grad().data()[c]).epsilon(1e-4).scale(1));
+        CHECK(db[c] == doctest::Approx(b.grad().data()[c]).epsilon(1e-4).scale(1));
+    }
+}
+
 TEST_CASE("activations on hand-picked points") {
     Tensor x = T({3}, {-1.0f, 0.0f, 2.0f});
     CHECK(relu(x).to_vector() == std::vector<float>{0, 0, 2});

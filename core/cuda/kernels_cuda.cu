@@ -37,6 +37,8 @@ Kernels make_cuda_table() {
     t.conv2d_forward = conv2d_forward;   t.conv2d_backward = conv2d_backward;
     t.group_norm_forward = group_norm_forward;
     t.group_norm_backward = group_norm_backward;
+    t.group_norm_silu_forward = group_norm_silu_forward;
+    t.group_norm_silu_backward = group_norm_silu_backward;
     t.copy_axis_range = copy_axis_range;
     t.upsample2x_forward = upsample2x_forward;
     t.upsample2x_backward = upsample2x_backward;

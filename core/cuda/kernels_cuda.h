@@ -109,6 +109,12 @@ void group_norm_forward(float* y, float* mean, float* rstd, const float* x, cons
 void group_norm_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* mean,
                          const float* rstd, const float* w, const GroupNormShape& s);
 
+// norm_silu_cuda.cu
+void group_norm_silu_forward(float* y, float* mean, float* rstd, const float* x, const float* w, const float* b,
+                             const GroupNormShape& s);
+void group_norm_silu_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* mean,
+                              const float* rstd, const float* w, const float* b, const GroupNormShape& s);
+
 // layout_cuda.cu
 void copy_axis_range(float* dst, int64_t dst_axis, int64_t dst_start, const float* src, int64_t src_axis,
                      int64_t src_start, int64_t len, int64_t outer, int64_t inner, bool accumulate);

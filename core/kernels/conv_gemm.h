@@ -1,4 +1,5 @@
-// conv2d as GEMM (im2col), for any GEMM kernel (the SIMD paths pass theirs).
+// conv2d as GEMM (im2col), for any GEMM kernel (the SIMD paths pass theirs). The SIMD paths use
+// it for the convolutions conv_simd.inc does not cover (strided ones).
 //
 // im2col turns one image x_n (Cin, H, W) into a matrix col (K, P), K = Cin*KH*KW rows (one per
 // weight of a filter), P = OH*OW columns (one per output pixel):

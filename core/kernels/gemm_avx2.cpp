@@ -69,6 +69,11 @@ static void microkernel_6x16_edge(int64_t K, const float* A, const float* B, flo
 // KC = 256: a 256 x 16 B panel is 16 KiB (L1); MC = 144: a 144 x 256 A block is 144 KiB (L2).
 static const GemmBlocking kBlocking = {6, 16, 256, 144, microkernel_6x16, microkernel_6x16_edge};
 
+const GemmBlocking& gemm_blocking() { return kBlocking; }
+
+// The conv driver (conv_simd.inc) uses the same 6 x 16 micro-kernel.
+const GemmBlocking& conv_blocking() { return kBlocking; }
+
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {
     gemm_blocked(kBlocking, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);

@@ -69,9 +69,57 @@ static void microkernel_12x32_edge(int64_t K, const float* A, const float* B, fl
 // KC = 256: a 256 x 32 B panel is 32 KiB (L1); MC = 192: a 192 x 256 A block is 192 KiB (L2).
 static const GemmBlocking kBlocking = {12, 32, 256, 192, microkernel_12x32, microkernel_12x32_edge};
 
+const GemmBlocking& gemm_blocking() { return kBlocking; }
+
+// The conv driver's micro-kernel (conv_simd.inc): an 8 x 48 tile of C in 24 zmm registers.
+// The conv GEMMs have M = 32, 64, 96 or 128 filters (or input channels): multiples of 8, where
+// 12 rows would pad 32 to 36 and 64 to 72. Per k it also loads less: 3 B vectors and 8
+// broadcasts for 24 FMAs (the 12 x 32 tile: 2 and 12).
+// Register plan:
+//   c[i][0..2]   (24 registers)  C rows i = 0..7, columns 0..15, 16..31, 32..47
+//   b0, b1, b2   (3 registers)   row k of the B panel: 48 floats
+//   a            (1 register)    A[i, k] broadcast to all 16 lanes
+// The conv driver pads its tile buffer to whole 8 x 48 tiles, so there is no edge twin.
+static void microkernel_8x48(int64_t K, const float* A, const float* B, float* C, int64_t ldc) {
+    __m512 c[8][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+        c[i][0] = _mm512_loadu_ps(C + i * ldc);
+        c[i][1] = _mm512_loadu_ps(C + i * ldc + 16);
+        c[i][2] = _mm512_loadu_ps(C + i * ldc + 32);
+    }
+    for (int64_t k = 0; k < K; ++k) {
+        const __m512 b0 = _mm512_load_ps(B + 48 * k);
+        const __m512 b1 = _mm512_load_ps(B + 48 * k + 16);
+        const __m512 b2 = _mm512_load_ps(B + 48 * k + 32);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) {
+            const __m512 a = _mm512_set1_ps(A[8 * k + i]);
+            c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
+            c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
+            c[i][2] = _mm512_fmadd_ps(a, b2, c[i][2]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+        _mm512_storeu_ps(C + i * ldc, c[i][0]);
+        _mm512_storeu_ps(C + i * ldc + 16, c[i][1]);
+        _mm512_storeu_ps(C + i * ldc + 32, c[i][2]);
+    }
+}
+
+// KC = 160: a 160 x 48 B slice is 30 KiB (L1, 32 KiB); MC = 192: a 192 x 160 A block is 120 KiB (L2).
+static const GemmBlocking kConvBlocking = {8, 48, 160, 192, microkernel_8x48, nullptr};
+
+const GemmBlocking& conv_blocking() { return kConvBlocking; }
+
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {
-    gemm_blocked(kBlocking, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    // The 8 x 48 tile when M is a multiple of 8 and 12-row tiles would pad M by more than 5%
+    // (M = 32 or 64: 12.5%); for large M the padding is small and 12 x 32 (larger KC) is faster.
+    const int64_t pad12 = (M + 11) / 12 * 12 - M;
+    const GemmBlocking& blk = M % 8 == 0 && pad12 * 20 > M ? kConvBlocking : kBlocking;
+    gemm_blocked(blk, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace fw::avx512

@@ -39,10 +39,13 @@ static void pack_b_panel(float* Bp, const float* B, int64_t ldb, bool trans, int
 void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     const int MR = blk.MR, NR = blk.NR;
-    // C = beta C first (beta = 0 overwrites, even NaN); the micro-kernel then only accumulates.
-    if (beta == 0.0f) {
+    // C = beta C first; the micro-kernel then only accumulates. beta = 0 overwrites (even NaN)
+    // without a pass over C: the first K block computes each tile from zero in a small buffer
+    // and stores it (below); only K = 0 needs the zeros written here.
+    const bool overwrite = beta == 0.0f;
+    if (overwrite && K == 0) {
         for (int64_t m = 0; m < M; ++m) std::memset(C + m * ldc, 0, sizeof(float) * N);
-    } else if (beta != 1.0f) {
+    } else if (!overwrite && beta != 1.0f) {
         for (int64_t m = 0; m < M; ++m) {
             float* row = C + m * ldc;
             for (int64_t n = 0; n < N; ++n) row[n] *= beta;
@@ -50,13 +53,16 @@ void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M
     }
     if (M == 0 || N == 0 || K == 0) return;
 
+    // K in equal blocks of at most KC (K = 288 as 144 + 144, not 256 + 32: every pass over C
+    // then carries a full share of the work).
+    const int64_t nkb = (K + blk.KC - 1) / blk.KC, kc_max = (K + nkb - 1) / nkb;
     static thread_local Scratch a_buf;
     const int64_t mc_max = std::min<int64_t>(blk.MC, (M + MR - 1) / MR * MR);
-    float* Ap = a_buf.get(mc_max * std::min<int64_t>(blk.KC, K));
+    float* Ap = a_buf.get(mc_max * kc_max);
     const int64_t nq = (N + NR - 1) / NR;  // column panels of C
 
-    for (int64_t pc = 0; pc < K; pc += blk.KC) {
-        const int64_t kc = std::min<int64_t>(blk.KC, K - pc);
+    for (int64_t pc = 0; pc < K; pc += kc_max) {
+        const int64_t kc = std::min<int64_t>(kc_max, K - pc);
         for (int64_t ic = 0; ic < M; ic += blk.MC) {
             const int64_t mc = std::min<int64_t>(blk.MC, M - ic), np = (mc + MR - 1) / MR;
             parallel_for(np, [&](int64_t p) {
@@ -70,10 +76,21 @@ void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M
                 for (int64_t p = 0; p < np; ++p) {
                     const int64_t m0 = ic + p * MR, mr = std::min<int64_t>(MR, M - m0);
                     const float* a = Ap + p * MR * kc;
-                    if (mr == MR && nr == NR)
-                        blk.kernel(kc, a, Bp, C + m0 * ldc + n0, ldc);
-                    else
-                        blk.edge(kc, a, Bp, C + m0 * ldc + n0, ldc, (int)mr, (int)nr);
+                    float* c = C + m0 * ldc + n0;
+                    const bool first = overwrite && pc == 0;  // C's old values are not read
+                    if (!first && mr == MR && nr == NR) {
+                        blk.kernel(kc, a, Bp, c, ldc);
+                    } else if (!first && blk.edge) {
+                        blk.edge(kc, a, Bp, c, ldc, (int)mr, (int)nr);
+                    } else {  // the full kernel on a tile buffer: zeros (first) or a copy of C
+                        static thread_local Scratch tile_buf;
+                        float* t = tile_buf.get(MR * NR);
+                        std::fill(t, t + MR * NR, 0.0f);
+                        if (!first)
+                            for (int64_t i = 0; i < mr; ++i) std::copy(c + i * ldc, c + i * ldc + nr, t + i * NR);
+                        blk.kernel(kc, a, Bp, t, NR);
+                        for (int64_t i = 0; i < mr; ++i) std::copy(t + i * NR, t + i * NR + nr, c + i * ldc);
+                    }
                 }
             });
         }

@@ -35,7 +35,7 @@ struct GemmBlocking {
     int MR, NR;   // register tile, fixed by the micro-kernel
     int KC, MC;   // cache blocks: a KC x NR B panel fits L1, an MC x KC A block fits L2
     MicroKernel kernel;
-    EdgeKernel edge;
+    EdgeKernel edge;  // may be null: edge tiles then run the kernel on a padded copy of the tile
 };
 
 void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,

@@ -38,6 +38,8 @@ const Kernels& reference_kernels() {
         t.conv2d_forward = ref::conv2d_forward;   t.conv2d_backward = ref::conv2d_backward;
         t.group_norm_forward = ref::group_norm_forward;
         t.group_norm_backward = ref::group_norm_backward;
+        t.group_norm_silu_forward = ref::group_norm_silu_forward;
+        t.group_norm_silu_backward = ref::group_norm_silu_backward;
         t.copy_axis_range = ref::copy_axis_range;
         t.upsample2x_forward = ref::upsample2x_forward;
         t.upsample2x_backward = ref::upsample2x_backward;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/kernels/scratch.h"
 #include "core/kernels/simd.h"
 #include "core/kernels/vec_avx512.h"
 #include "core/parallel.h"

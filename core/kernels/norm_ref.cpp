@@ -15,6 +15,7 @@
 // orthogonal to "shift all x of the group" and "scale all x of the group").
 // Statistics are accumulated in double: var = E[(x-mu)^2] over up to ~50,000 floats.
 #include <cmath>
+#include <vector>
 
 #include "core/kernels/ref.h"
 
@@ -73,6 +74,29 @@ void group_norm_backward(float* dx, float* dw, float* db, const float* dy, const
                 }
             }
         }
+}
+
+// group_norm + SiLU, fused (the SIMD paths do it in one pass; here it is the plain composition):
+//   z = xhat w[c] + b[c],  y = silu(z) = z s(z)
+// Backward: gz = dL/dz = g s(z) (1 + z (1 - s(z)))   (silu's derivative, activation_ref.cpp),
+// then group_norm's backward above with gz in place of g. z is recomputed from x, mean, rstd.
+void group_norm_silu_forward(float* y, float* mean, float* rstd, const float* x, const float* w, const float* b,
+                             const GroupNormShape& s) {
+    group_norm_forward(y, mean, rstd, x, w, b, s);  // y = z
+    silu_forward(y, y, s.N * s.C * s.HW);            // y = silu(z), elementwise in place
+}
+
+void group_norm_silu_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* mean,
+                              const float* rstd, const float* w, const float* b, const GroupNormShape& s) {
+    const int64_t cpg = s.C / s.G, n = s.N * s.C * s.HW;
+    std::vector<float> z(n), gz(n, 0.0f);
+    for (int64_t i = 0; i < s.N; ++i)
+        for (int64_t c = 0; c < s.C; ++c) {
+            const int64_t ng = i * s.G + c / cpg, off = (i * s.C + c) * s.HW;
+            for (int64_t j = 0; j < s.HW; ++j) z[off + j] = (x[off + j] - mean[ng]) * rstd[ng] * w[c] + b[c];
+        }
+    silu_backward(gz.data(), dy, z.data(), n);  // gz = dy s(z) (1 + z (1 - s(z)))
+    group_norm_backward(dx, dw, db, gz.data(), x, mean, rstd, w, s);
 }
 
 }  // namespace fw::ref

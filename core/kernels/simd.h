@@ -6,6 +6,10 @@
 
 #include "core/kernels/kernels.h"
 
+namespace fw {
+struct GemmBlocking;  // core/kernels/gemm_blocked.h
+}  // namespace fw
+
 namespace fw::avx512 {
 #include "core/kernels/simd_decls.inc"
 }  // namespace fw::avx512

@@ -1,0 +1,16 @@
+// The AVX2 conv2d kernels: the shared bodies of conv_simd.inc on the AVX2 vector layer
+// (vec_avx2.h) and this path's GEMM micro-kernel. Only called after CPUID said the CPU has AVX2
+// (core/cpu.cpp).
+#include <algorithm>
+#include <vector>
+
+#include "core/kernels/conv_gemm.h"
+#include "core/kernels/gemm_blocked.h"
+#include "core/kernels/scratch.h"
+#include "core/kernels/simd.h"
+#include "core/kernels/vec_avx2.h"
+#include "core/parallel.h"
+
+namespace fw::avx2 {
+#include "core/kernels/conv_simd.inc"
+}  // namespace fw::avx2

@@ -1,0 +1,16 @@
+// The AVX-512 conv2d kernels: the shared bodies of conv_simd.inc on the AVX-512 vector layer
+// (vec_avx512.h) and this path's GEMM micro-kernel. Only called after CPUID said the CPU has AVX-512
+// (core/cpu.cpp).
+#include <algorithm>
+#include <vector>
+
+#include "core/kernels/conv_gemm.h"
+#include "core/kernels/gemm_blocked.h"
+#include "core/kernels/scratch.h"
+#include "core/kernels/simd.h"
+#include "core/kernels/vec_avx512.h"
+#include "core/parallel.h"
+
+namespace fw::avx512 {
+#include "core/kernels/conv_simd.inc"
+}  // namespace fw::avx512

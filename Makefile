@@ -104,6 +104,8 @@ ifeq ($(CUDA_ON),1)
 endif
 # python3-torch is importable only by Debian's own Python, not by a pyenv python3 earlier on PATH.
 SYSTEM_PYTHON  := /usr/bin/python3
+# PyTorch with CUDA, for the GPU comparison when a GPU is there (Debian's python3-torch has none).
+TORCH_CUDA_PYTHON ?= python3
 # Seconds per case: Google Benchmark's min_time, the train/sample step's, the PyTorch script's.
 BENCH_MIN_TIME       ?= 0.5
 BENCH_TRAIN_MIN_TIME ?= 5
@@ -249,6 +251,13 @@ bench-run: $(BENCH_BINS)
 	@echo "[bench] PyTorch as installed (OPENBLAS_NUM_THREADS unset)"
 	env -u OPENBLAS_NUM_THREADS $(SYSTEM_PYTHON) bench/train_step_torch.py --threads 2 --min-time $(TORCH_MIN_TIME) \
 		--config default --out $(BENCH_RESULTS)/torch_default.jsonl
+	@if $(TORCH_CUDA_PYTHON) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then \
+		for b in 64 256; do \
+			echo "[bench] PyTorch on the GPU, batch $$b ($(TORCH_CUDA_PYTHON))"; \
+			$(TORCH_CUDA_PYTHON) bench/train_step_torch.py --device cuda --batch $$b --min-time $(TORCH_MIN_TIME) \
+				--config cuda_batch_$$b --out $(BENCH_RESULTS)/torch_cuda_batch_$$b.jsonl || exit 1; \
+		done; \
+	else echo "[bench] PyTorch on the GPU: skipped ($(TORCH_CUDA_PYTHON) has no torch with a CUDA GPU)"; fi
 	@$(SYSTEM_PYTHON) bench/summarize.py $(BENCH_RESULTS)
 
 $(BUILD)/bench/bench_cuda_kernels: bench/bench_cuda_kernels.cu $(LIB)

@@ -196,6 +196,23 @@ def main():
         ts_best = min((x for x in (ts_b, ts_d) if x), default=None)
         final.append(("sampling / PyTorch at its best (faster of the two)", ratio(ts_best, os_)))
 
+    # ---- the same on the GPU (CUDA backend vs PyTorch eager on the same GPU), when a GPU was there
+    gpu_rows = []
+    for b in (64, 256):
+        ours_t = get(train, f"train_step_cuda/batch:{b}", "images/s")
+        ours_s = get(train, f"sample_step_cuda/batch:{b}", "s_per_1000_steps")
+        tc = load_jsonl(os.path.join(d, f"torch_cuda_batch_{b}.jsonl"))
+        torch_t = tc.get("train_step", {}).get("images_per_s")
+        torch_s = tc.get("sample_step", {}).get("s_per_1000_steps")
+        if ours_t or torch_t:
+            gpu_rows.append([f"batch {b}", fmt(ours_t), fmt(torch_t), fmt(ratio(ours_t, torch_t), ".2f"),
+                             fmt(ours_s), fmt(torch_s)])
+            final.append((f"GPU train step batch {b} / PyTorch eager on the same GPU", ratio(ours_t, torch_t)))
+            final.append((f"GPU sampling batch {b} / PyTorch eager on the same GPU", ratio(torch_s, ours_s)))
+    if gpu_rows:
+        print("UNet-S on the GPU: training step images/s and 1000-step sampling seconds (ours = the CUDA backend)")
+        table(["batch", "ours img/s", "PyTorch img/s", "ratio", "ours s/1000", "PyTorch s/1000"], gpu_rows)
+
     if final:
         print("Ratios ours / reference (speed; > 1 = ours faster; each reference at its best configuration)")
         table(["comparison", "ratio"], [[w, fmt(r, ".2f")] for w, r in final])

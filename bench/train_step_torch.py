@@ -38,7 +38,7 @@ def linear_schedule(T=1000, beta_1=1e-4, beta_T=0.02):
 
 def train_step(model, opt, sch, x0):
     N = x0.shape[0]
-    t = torch.randint(1, sch["T"] + 1, (N,))                 # Algorithm 1: t ~ U{1..T}
+    t = torch.randint(1, sch["T"] + 1, (N,), device=x0.device)  # Algorithm 1: t ~ U{1..T}
     eps = torch.randn_like(x0)                               # eps ~ N(0, I)
     # Eq. 6: x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps
     xt = sch["sqrt_alpha_bar"][t].view(N, 1, 1, 1) * x0 + sch["sqrt_one_minus_alpha_bar"][t].view(N, 1, 1, 1) * eps
@@ -52,7 +52,7 @@ def train_step(model, opt, sch, x0):
 @torch.no_grad()
 def sample_step(model, sch, xt, t):
     N = xt.shape[0]
-    eps = model(xt, torch.full((N,), t, dtype=torch.long))
+    eps = model(xt, torch.full((N,), t, dtype=torch.long, device=xt.device))
     # Eq. 18: x_{t-1} = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_t) + sigma_t z, sigma_t^2 = beta_t
     mean = sch["sqrt_recip_alpha"][t] * (xt - sch["eps_coef"][t] * eps)
     return mean + sch["beta"][t].sqrt() * torch.randn_like(xt) if t > 1 else mean
@@ -77,20 +77,28 @@ def main():
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     ap.add_argument("--config", default="", help="a label for this configuration (e.g. openblas_threads_1)")
     ap.add_argument("--out", help="also write the JSON lines to this file")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="cuda: the same on the GPU (eager mode; each timed step ends with torch.cuda.synchronize())")
     args = ap.parse_args()
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     env = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OMP_NUM_THREADS")}
     common = {"config": args.config, "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "batch": args.batch, "env": env, "python": sys.executable}
+              "batch": args.batch, "env": env, "python": sys.executable, "device": args.device}
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit(f"train_step_torch.py --device cuda: this PyTorch ({torch.__version__}) sees no CUDA GPU")
+    dev = torch.device(args.device)
+    if args.device == "cuda":
+        common["gpu"] = torch.cuda.get_device_name(0)
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
 
-    model = UNetS()
+    model = UNetS().to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params == UNET_S_PARAMETERS, f"UNet-S mirror has {n_params} parameters, nn/unet.h says {UNET_S_PARAMETERS}"
     opt = torch.optim.Adam(model.parameters(), lr=2e-4)
-    sch = linear_schedule()
-    x0 = torch.rand(args.batch, 1, 28, 28) * 2 - 1
+    sch = {k: (v.to(dev) if torch.is_tensor(v) else v) for k, v in linear_schedule().items()}
+    x0 = torch.rand(args.batch, 1, 28, 28, device=dev) * 2 - 1
 
     lines = []
 
@@ -100,20 +108,25 @@ def main():
         lines.append(rec)
 
     # training step: forward + backward + Adam
-    for _ in range(args.warmup):
+    def one_train_step():
         train_step(model, opt, sch, x0)
-    n, s = timed(lambda: train_step(model, opt, sch, x0), args.min_time)
+        sync()
+
+    for _ in range(args.warmup):
+        one_train_step()
+    n, s = timed(one_train_step, args.min_time)
     emit({"bench": "train_step", "params": n_params, "iterations": n, "seconds": s,
           "s_per_step": s / n, "images_per_s": args.batch * n / s})
 
     # sampling: one DDPM step of `batch` images, extrapolated to T = 1000 steps (all steps cost the same)
     model.eval()
-    xt = torch.randn(args.batch, 1, 28, 28)
+    xt = torch.randn(args.batch, 1, 28, 28, device=dev)
     state = {"xt": xt, "t": sch["T"]}
 
     def one():
         state["xt"] = sample_step(model, sch, state["xt"], state["t"])
         state["t"] = state["t"] - 1 if state["t"] > 1 else sch["T"]
+        sync()
 
     for _ in range(args.warmup):
         one()

@@ -35,6 +35,11 @@ int main(int argc, char** argv) {
     p.add_bool("no-clip", &no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
     try {
         if (!p.parse(argc, argv)) return 0;
+    } catch (const std::exception& e) {  // the parser's messages start with the program's name
+        std::fprintf(stderr, "%s\n", e.what());
+        return 2;
+    }
+    try {
         if (threads > 0) set_num_threads((int)threads);
         const Device dev = flags::device_from_flag(device);
         Checkpoint ck = read_checkpoint(ckpt);

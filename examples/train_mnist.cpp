@@ -244,6 +244,11 @@ int main(int argc, char** argv) {
     p.add_bool("resume", &o.resume, "continue the run in --out from its checkpoint");
     try {
         if (!p.parse(argc, argv)) return 0;
+    } catch (const std::exception& e) {  // the parser's messages start with the program's name
+        std::fprintf(stderr, "%s\n", e.what());
+        return 2;
+    }
+    try {
         return run(o);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "train_mnist: %s\n", e.what());

@@ -31,8 +31,10 @@ struct NormData {
     std::vector<float> y, mean, rstd, dx, dw, db;
 };
 
+enum class Op { GroupNorm, GroupNormSilu };  // group_norm, or group_norm followed by SiLU (fused)
+
 // x has mean ~2 and std ~0.6 per group, so xhat = (x - mu) rstd is not just x.
-NormData run(const Kernels& k, const GroupNormShape& s, uint64_t seed, bool grads = true) {
+NormData run(const Kernels& k, const GroupNormShape& s, uint64_t seed, bool grads = true, Op op = Op::GroupNorm) {
     Generator g(seed);
     const int64_t n = s.N * s.C * s.HW;
     std::vector<float> x = random_vec(n, g, 1, 3), w = random_vec(s.C, g, -2, 2), b = random_vec(s.C, g, -1, 1);
@@ -44,13 +46,44 @@ NormData run(const Kernels& k, const GroupNormShape& s, uint64_t seed, bool grad
     d.dx = random_vec(n, g, -1, 1);  // non-zero: backward must ACCUMULATE
     d.dw = random_vec(s.C, g, -1, 1);
     d.db = random_vec(s.C, g, -1, 1);
-    k.group_norm_forward(d.y.data(), d.mean.data(), d.rstd.data(), x.data(), w.data(), b.data(), s);
+    const auto forward = op == Op::GroupNorm ? k.group_norm_forward : k.group_norm_silu_forward;
+    forward(d.y.data(), d.mean.data(), d.rstd.data(), x.data(), w.data(), b.data(), s);
     // both paths' backward reads the reference's mean and rstd, so it is compared alone
     std::vector<float> mean(s.N * s.G), rstd(s.N * s.G), y(n);
-    reference_kernels().group_norm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
-    k.group_norm_backward(d.dx.data(), grads ? d.dw.data() : nullptr, grads ? d.db.data() : nullptr, dy.data(),
-                          x.data(), mean.data(), rstd.data(), w.data(), s);
+    (op == Op::GroupNorm ? reference_kernels().group_norm_forward : reference_kernels().group_norm_silu_forward)(
+        y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
+    float* dw = grads ? d.dw.data() : nullptr;
+    float* db = grads ? d.db.data() : nullptr;
+    if (op == Op::GroupNorm)
+        k.group_norm_backward(d.dx.data(), dw, db, dy.data(), x.data(), mean.data(), rstd.data(), w.data(), s);
+    else
+        k.group_norm_silu_backward(d.dx.data(), dw, db, dy.data(), x.data(), mean.data(), rstd.data(), w.data(),
+                                   b.data(), s);
     return d;
+}
+
+// f against the reference r: mean and rstd to 1 ulp, y and dx to the given atol, dw and db to
+// 1e-6 per summed term (see the tolerances at each call). With null dw, db both sides leave
+// them as they were.
+void check_against_reference(const NormData& f, const NormData& r, const GroupNormShape& s, CpuPath path, bool grads,
+                             double y_atol, double dx_atol) {
+    const double L = (double)(s.N * s.HW);
+    auto mean = fw::test::compare(f.mean.data(), r.mean.data(), r.mean.size(), 0, 1.2e-7);
+    auto rstd = fw::test::compare(f.rstd.data(), r.rstd.data(), r.rstd.size(), 0, 1.2e-7);
+    auto y = fw::test::compare(f.y.data(), r.y.data(), r.y.size(), y_atol, 0);
+    auto dx = fw::test::compare(f.dx.data(), r.dx.data(), r.dx.size(), dx_atol, 0);
+    auto dw = fw::test::compare(f.dw.data(), r.dw.data(), r.dw.size(), 1e-6 * L, 1e-6);
+    auto db = fw::test::compare(f.db.data(), r.db.data(), r.db.size(), 1e-6 * L, 1e-6);
+    INFO(std::string(cpu_path_name(path)) << " N=" << s.N << " C=" << s.C << " HW=" << s.HW << " G=" << s.G
+                                          << std::string(grads ? "" : " (dw, db null)"));
+    INFO("mean: " << mean.first << " rstd: " << rstd.first << " y: " << y.first);
+    INFO("dx: " << dx.first << " dw: " << dw.first << " db: " << db.first);
+    CHECK(mean.count == 0);
+    CHECK(rstd.count == 0);
+    CHECK(y.count == 0);
+    CHECK(dx.count == 0);
+    CHECK(dw.count == 0);
+    CHECK(db.count == 0);
 }
 
 }  // namespace
@@ -70,23 +103,7 @@ TEST_CASE("SIMD group_norm forward and backward match the scalar reference") {
                 //   float roundings of values <= 8, times rstd: atol 1e-5.
                 // dw, db: sums of N HW terms (|term| <= 2), the reference in float in sequence,
                 //   ours in double: the reference's own error, atol 1e-6 N HW, rtol 1e-6.
-                const double L = (double)(s.N * s.HW);
-                auto mean = fw::test::compare(f.mean.data(), r.mean.data(), r.mean.size(), 0, 1.2e-7);
-                auto rstd = fw::test::compare(f.rstd.data(), r.rstd.data(), r.rstd.size(), 0, 1.2e-7);
-                auto y = fw::test::compare(f.y.data(), r.y.data(), r.y.size(), 4e-6, 0);
-                auto dx = fw::test::compare(f.dx.data(), r.dx.data(), r.dx.size(), 1e-5, 0);
-                auto dw = fw::test::compare(f.dw.data(), r.dw.data(), r.dw.size(), 1e-6 * L, 1e-6);
-                auto db = fw::test::compare(f.db.data(), r.db.data(), r.db.size(), 1e-6 * L, 1e-6);
-                INFO(std::string(cpu_path_name(path)) << " N=" << s.N << " C=" << s.C << " HW=" << s.HW
-                                                      << " G=" << s.G << std::string(grads ? "" : " (dw, db null)"));
-                INFO("mean: " << mean.first << " rstd: " << rstd.first << " y: " << y.first);
-                INFO("dx: " << dx.first << " dw: " << dw.first << " db: " << db.first);
-                CHECK(mean.count == 0);
-                CHECK(rstd.count == 0);
-                CHECK(y.count == 0);
-                CHECK(dx.count == 0);
-                CHECK(dw.count == 0);  // with null dw, db both sides leave them as they were
-                CHECK(db.count == 0);
+                check_against_reference(f, r, s, path, grads, 4e-6, 1e-5);
             }
     }
 }
@@ -111,57 +128,19 @@ TEST_CASE("SIMD group_norm is bitwise identical for 1 and 2 threads") {
 }
 
 // group_norm + SiLU fused (group_norm_silu_forward / _backward): the same claims.
-namespace {
-
-NormData run_silu(const Kernels& k, const GroupNormShape& s, uint64_t seed, bool grads = true) {
-    Generator g(seed);
-    const int64_t n = s.N * s.C * s.HW;
-    std::vector<float> x = random_vec(n, g, 1, 3), w = random_vec(s.C, g, -2, 2), b = random_vec(s.C, g, -1, 1);
-    std::vector<float> dy = random_vec(n, g, -1, 1);
-    NormData d;
-    d.y.assign(n, 0.0f);
-    d.mean.assign(s.N * s.G, 0.0f);
-    d.rstd.assign(s.N * s.G, 0.0f);
-    d.dx = random_vec(n, g, -1, 1);  // non-zero: backward must ACCUMULATE
-    d.dw = random_vec(s.C, g, -1, 1);
-    d.db = random_vec(s.C, g, -1, 1);
-    k.group_norm_silu_forward(d.y.data(), d.mean.data(), d.rstd.data(), x.data(), w.data(), b.data(), s);
-    std::vector<float> mean(s.N * s.G), rstd(s.N * s.G), y(n);  // the reference's statistics, as above
-    reference_kernels().group_norm_silu_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
-    k.group_norm_silu_backward(d.dx.data(), grads ? d.dw.data() : nullptr, grads ? d.db.data() : nullptr, dy.data(),
-                               x.data(), mean.data(), rstd.data(), w.data(), b.data(), s);
-    return d;
-}
-
-}  // namespace
 
 TEST_CASE("SIMD group_norm_silu forward and backward match the scalar reference") {
     for (CpuPath path : supported_cpu_paths()) {
         if (path == CpuPath::Scalar) continue;
         for (const GroupNormShape& s : kShapes)
             for (bool grads : {true, false}) {
-                NormData r = run_silu(reference_kernels(), s, 4, grads), f = run_silu(cpu_kernels(path), s, 4, grads);
+                NormData r = run(reference_kernels(), s, 4, grads, Op::GroupNormSilu),
+                         f = run(cpu_kernels(path), s, 4, grads, Op::GroupNormSilu);
                 // Tolerances as for group_norm, plus silu: |z| <= ~5 here, silu(z) within 3 ulp of
                 // the reference's (vsigmoid's bound) on top of z's own 4e-6: atol 1e-5.
                 // dx: gz = g s (1 + z (1 - s)) has |gz| <= ~1.1 |g| and is a few roundings from
                 //   the reference's; then group_norm's dx as above: atol 2e-5.
-                const double L = (double)(s.N * s.HW);
-                auto mean = fw::test::compare(f.mean.data(), r.mean.data(), r.mean.size(), 0, 1.2e-7);
-                auto rstd = fw::test::compare(f.rstd.data(), r.rstd.data(), r.rstd.size(), 0, 1.2e-7);
-                auto y = fw::test::compare(f.y.data(), r.y.data(), r.y.size(), 1e-5, 0);
-                auto dx = fw::test::compare(f.dx.data(), r.dx.data(), r.dx.size(), 2e-5, 0);
-                auto dw = fw::test::compare(f.dw.data(), r.dw.data(), r.dw.size(), 1e-6 * L, 1e-6);
-                auto db = fw::test::compare(f.db.data(), r.db.data(), r.db.size(), 1e-6 * L, 1e-6);
-                INFO(std::string(cpu_path_name(path)) << " N=" << s.N << " C=" << s.C << " HW=" << s.HW
-                                                      << " G=" << s.G << std::string(grads ? "" : " (dw, db null)"));
-                INFO("mean: " << mean.first << " rstd: " << rstd.first << " y: " << y.first);
-                INFO("dx: " << dx.first << " dw: " << dw.first << " db: " << db.first);
-                CHECK(mean.count == 0);
-                CHECK(rstd.count == 0);
-                CHECK(y.count == 0);
-                CHECK(dx.count == 0);
-                CHECK(dw.count == 0);
-                CHECK(db.count == 0);
+                check_against_reference(f, r, s, path, grads, 1e-5, 2e-5);
             }
     }
 }
@@ -171,9 +150,9 @@ TEST_CASE("SIMD group_norm_silu is bitwise identical for 1 and 2 threads") {
     const GroupNormShape s = {3, 16, 49, 4, 1e-5f};
     for (CpuPath path : supported_cpu_paths()) {
         set_num_threads(1);
-        NormData one = run_silu(cpu_kernels(path), s, 9);
+        NormData one = run(cpu_kernels(path), s, 9, true, Op::GroupNormSilu);
         set_num_threads(2);
-        NormData two = run_silu(cpu_kernels(path), s, 9);
+        NormData two = run(cpu_kernels(path), s, 9, true, Op::GroupNormSilu);
         INFO(cpu_path_name(path));
         CHECK(one.y == two.y);
         CHECK(one.dx == two.dx);

@@ -6,13 +6,6 @@
 
 namespace fw::cuda {
 
-// s(x) = 1 / (1 + e^{-x}), written so that e^{..} never overflows (as the reference)
-__device__ inline float stable_sigmoid(float x) {
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-
 // y = e^x;  dx += dy y
 __global__ void exp_fwd_kernel(float* y, const float* x, int64_t n) {
     int64_t i = global_index();

@@ -22,6 +22,13 @@ constexpr int kThreads = 256;
         }                                                                                  \
     } while (0)
 
+// s(x) = 1 / (1 + e^{-x}), written so that e^{..} never overflows (as the reference)
+__device__ inline float stable_sigmoid(float x) {
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
 // This thread's element index in a 1-D grid (64-bit: tensors may exceed 2^31 elements).
 __device__ inline int64_t global_index() { return (int64_t)blockIdx.x * blockDim.x + threadIdx.x; }
 

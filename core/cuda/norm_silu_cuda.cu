@@ -24,7 +24,7 @@ __global__ void silu_grad_through_group_norm_kernel(float* gz, const float* dy, 
     const int64_t c = (i / s.HW) % s.C, sample = i / (s.HW * s.C);
     const int64_t ng = sample * s.G + c / (s.C / s.G);
     const float z = (x[i] - mean[ng]) * rstd[ng] * w[c] + b[c];
-    const float sg = 1.0f / (1.0f + expf(-z));
+    const float sg = stable_sigmoid(z);
     gz[i] = dy[i] * sg * (1.0f + z * (1.0f - sg));
 }
 

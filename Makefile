@@ -46,8 +46,13 @@ ifeq ($(USE_CUDA),0)
   CUDA_NOTE := not used (USE_CUDA=0)
 else ifneq ($(NVCC),)
   CUDA_ON   := 1
-  CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
-  CUDA_NOTE := built (nvcc at $(NVCC), sm_90 + compute_90 PTX)
+  # The toolkit's root, as nvcc itself reports it: nvcc on PATH may be a wrapper script (e.g.
+  # /usr/local/bin/nvcc running /usr/local/cuda-13.0/bin/nvcc), so its own folder is not the root.
+  CUDA_HOME ?= $(realpath $(shell $(NVCC) --dryrun -c -x cu /dev/null -o /dev/null 2>&1 | grep -o 'TOP=.*' | cut -d= -f2))
+  ifeq ($(wildcard $(CUDA_HOME)/include/cuda_runtime.h),)
+    $(error nvcc is $(NVCC) but CUDA_HOME='$(CUDA_HOME)' has no include/cuda_runtime.h (set CUDA_HOME=..., or USE_CUDA=0))
+  endif
+  CUDA_NOTE := built (nvcc at $(NVCC), toolkit $(CUDA_HOME), sm_90 + compute_90 PTX)
 else ifeq ($(USE_CUDA),1)
   $(error USE_CUDA=1 but no nvcc on PATH (add /usr/local/cuda/bin to PATH, or USE_CUDA=0))
 else

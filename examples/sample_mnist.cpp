@@ -21,6 +21,7 @@ using namespace fw;
 
 int main(int argc, char** argv) {
     std::string ckpt = "out/mnist/checkpoint.safetensors", out = "out/mnist/sampled", sampler = "ddpm", device = "cpu";
+    std::string sigma = "beta";
     int64_t n = 64, steps = 100, seed = 0, threads = 0;
     bool no_clip = false;
     flags::Parser p("sample_mnist", "Draws digits from the EMA weights of a train_mnist checkpoint.");
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
     p.add_int("n", &n, "number of images", 1, 1'000'000);
     p.add_string("sampler", &sampler, "DDPM (1000 steps) or DDIM", {"ddpm", "ddim"});
     p.add_int("steps", &steps, "DDIM steps", 1, 1000);
+    p.add_string("sigma", &sigma, "DDPM's noise variance sigma_t^2 (Eq. 14): beta_t or beta_tilde_t", {"beta", "beta_tilde"});
     p.add_int("seed", &seed, "seed of the sampler's noise", 0, 1'000'000'000);
     p.add_int("threads", &threads, "threads (0 = all cores)", 0, 256);
     p.add_string("device", &device, "where to sample (cuda: the CUDA backend, one GPU)", {"cpu", "cuda"});
@@ -60,7 +62,8 @@ int main(int argc, char** argv) {
 
         Generator gen((uint64_t)seed);
         auto t0 = std::chrono::steady_clock::now();
-        Tensor x = train::sample_images(net, sch, n, 28, 28, sampler, steps, gen, !no_clip);
+        Tensor x = train::sample_images(net, sch, n, 28, 28, sampler, steps, gen, !no_clip,
+                                         train::sigma_from_flag(sigma));
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         images::write_grid_png(out + ".png", x, 10);
         std::vector<uint8_t> bytes(x.numel());

@@ -44,7 +44,7 @@ void on_signal(int sig) { g_signal = sig; }
 struct Options {
     // The defaults are what `make train` runs; README "Why the defaults" says why.
     std::string data = "data/mnist", out = "out/mnist", sampler = "ddpm", schedule = "linear", lr_schedule = "cosine";
-    std::string device = "cpu";
+    std::string sigma = "beta", device = "cpu";
     int64_t steps = 2300, batch = 64, warmup = 200, seed = 0, threads = 0, base = 32, mid = 64;
     int64_t ckpt_every = 250, sample_every = 1000, samples = 64, sample_steps = 100;
     double lr = 1e-3, ema = 0.999, clip = 1.0;
@@ -196,7 +196,7 @@ int run(const Options& o) {
     Generator g((uint64_t)o.seed + 4242);
     auto ts = std::chrono::steady_clock::now();
     Tensor x = train::sample_images(trainer.ema_model(), trainer.schedule(), o.samples, 28, 28, o.sampler, o.sample_steps, g,
-                                    !o.no_clip, record);
+                                    !o.no_clip, train::sigma_from_flag(o.sigma), record);
     const double sample_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
     images::write_grid_png(o.out + "/samples.png", x, 10);
     write_samples_idx(o.out + "/samples-idx3-ubyte", x);
@@ -240,6 +240,7 @@ int main(int argc, char** argv) {
     p.add_int("samples", &o.samples, "images drawn at the end", 1, 100000);
     p.add_string("sampler", &o.sampler, "final sampler", {"ddpm", "ddim"});
     p.add_int("sample-steps", &o.sample_steps, "DDIM steps for the final samples", 1, 1000);
+    p.add_string("sigma", &o.sigma, "DDPM's noise variance sigma_t^2 (Eq. 14): beta_t or beta_tilde_t", {"beta", "beta_tilde"});
     p.add_bool("no-clip", &o.no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
     p.add_bool("resume", &o.resume, "continue the run in --out from its checkpoint");
     try {

@@ -23,10 +23,13 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // 3x3 pad 1 at stride 1 and 2 (even and odd sizes), 1x1 (the pointwise shortcut), an
 // asymmetric kernel without padding, a single pixel, a UNet-like 32->32 layer, and a same conv
 // with K = 40*9 = 360 (several K blocks of the implicit GEMM) and 14 filters (two MR panels).
-const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1), make(1, 2, 5, 5, 3, 3, 3, 2, 1),
-                             make(3, 5, 4, 4, 7, 1, 1, 1, 0), make(1, 1, 6, 5, 2, 2, 3, 1, 0),
-                             make(1, 1, 1, 1, 1, 3, 3, 1, 1), make(2, 32, 14, 14, 32, 3, 3, 2, 1),
-                             make(2, 13, 9, 11, 17, 3, 3, 1, 1), make(3, 40, 5, 6, 14, 3, 3, 1, 1)};
+// Same convs on 10 images (two dW chunks of 8) with P = 49 and P = 17*19 = 323: the two loop
+// orders of the dW tiles (P <= 256 and above).
+const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5, 3, 3, 3, 2, 1),
+                             make(3, 5, 4, 4, 7, 1, 1, 1, 0),    make(1, 1, 6, 5, 2, 2, 3, 1, 0),
+                             make(1, 1, 1, 1, 1, 3, 3, 1, 1),    make(2, 32, 14, 14, 32, 3, 3, 2, 1),
+                             make(2, 13, 9, 11, 17, 3, 3, 1, 1), make(3, 40, 5, 6, 14, 3, 3, 1, 1),
+                             make(10, 6, 7, 7, 9, 3, 3, 1, 1),   make(10, 5, 17, 19, 6, 3, 3, 1, 1)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);
@@ -82,17 +85,17 @@ TEST_CASE("SIMD conv2d forward and backward match the scalar reference") {
 
 TEST_CASE("SIMD conv2d is bitwise identical for 1 and 2 threads") {
     const int before = num_threads();
-    const ConvShape s = make(3, 13, 9, 11, 17, 3, 3, 1, 1);
-    for (CpuPath path : supported_cpu_paths()) {
-        set_num_threads(1);
-        ConvData one = run(cpu_kernels(path), s, 5);
-        set_num_threads(2);
-        ConvData two = run(cpu_kernels(path), s, 5);
-        INFO(cpu_path_name(path));
-        CHECK(one.y == two.y);
-        CHECK(one.dx == two.dx);
-        CHECK(one.dw == two.dw);
-        CHECK(one.db == two.db);
-    }
+    for (const ConvShape& s : {make(3, 13, 9, 11, 17, 3, 3, 1, 1), make(10, 5, 17, 19, 6, 3, 3, 1, 1)})
+        for (CpuPath path : supported_cpu_paths()) {
+            set_num_threads(1);
+            ConvData one = run(cpu_kernels(path), s, 5);
+            set_num_threads(2);
+            ConvData two = run(cpu_kernels(path), s, 5);
+            INFO(cpu_path_name(path) << " N=" << s.N << " " << s.H << "x" << s.W);
+            CHECK(one.y == two.y);
+            CHECK(one.dx == two.dx);
+            CHECK(one.dw == two.dw);
+            CHECK(one.db == two.db);
+        }
     set_num_threads(before);
 }

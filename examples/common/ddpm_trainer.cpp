@@ -137,7 +137,7 @@ void DdpmTrainer::load(const std::string& path) {
 
 Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_t n, int64_t H, int64_t W,
                      const std::string& sampler, int64_t steps, Generator& gen, bool clip_x0,
-                     const diffusion::StepCallback& on_step) {
+                     diffusion::Sigma sigma, const diffusion::StepCallback& on_step) {
     if (sampler != "ddpm" && sampler != "ddim") fail("sampler '", sampler, "': allowed: ddpm, ddim");
     NoGradGuard no_grad;
     diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return net.forward(xt, t); };
@@ -149,6 +149,7 @@ Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_
         const int64_t m = std::min(chunk, n - start);
         diffusion::SampleOptions opts;
         opts.clip_x0 = clip_x0;
+        opts.sigma = sigma;
         opts.device = device;
         if (start == 0) opts.on_step = on_step;
         Tensor x = sampler == "ddpm" ? diffusion::ddpm_sample(sch, eps_theta, {m, 1, H, W}, gen, opts)
@@ -157,6 +158,12 @@ Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_
         std::memcpy(out.data() + start * H * W, values.data(), sizeof(float) * m * H * W);
     }
     return out;
+}
+
+diffusion::Sigma sigma_from_flag(const std::string& name) {
+    if (name == "beta") return diffusion::Sigma::Beta;
+    if (name == "beta_tilde") return diffusion::Sigma::BetaTilde;
+    fail("--sigma '", name, "': allowed: beta, beta_tilde");
 }
 
 }  // namespace fw::train

@@ -94,9 +94,12 @@ private:
 // Sampling runs on the device of net's parameters; the images come back on the CPU.
 // clip_x0 clips each step's predicted x_0 to the data range [-1, 1], as the original DDPM code
 // does when sampling: it keeps an imperfect eps_theta from driving pixels far outside the range.
+// sigma is DDPM's sigma_t^2 (Eq. 14: beta_t or beta_tilde_t); DDIM (eta = 0) has no noise term.
 Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_t n, int64_t H, int64_t W,
                      const std::string& sampler, int64_t steps, Generator& gen, bool clip_x0 = true,
-                     const diffusion::StepCallback& on_step = nullptr);
+                     diffusion::Sigma sigma = diffusion::Sigma::Beta, const diffusion::StepCallback& on_step = nullptr);
+// "beta" / "beta_tilde" (a --sigma flag's value) as a Sigma.
+diffusion::Sigma sigma_from_flag(const std::string& name);
 
 diffusion::Schedule make_schedule(const std::string& name);
 

@@ -45,7 +45,7 @@ struct Options {
     // The defaults are what `make train` runs; README "Why the defaults" says why.
     std::string data = "data/mnist", out = "out/mnist", sampler = "ddpm", schedule = "linear", lr_schedule = "cosine";
     std::string sigma = "beta", device = "cpu";
-    int64_t steps = 2300, batch = 64, warmup = 200, seed = 0, threads = 0, base = 32, mid = 64;
+    int64_t steps = 4000, batch = 32, warmup = 400, seed = 0, threads = 0, base = 32, mid = 64;
     int64_t ckpt_every = 250, sample_every = 1000, samples = 64, sample_steps = 100;
     double lr = 1e-3, ema = 0.999, clip = 1.0;
     bool resume = false, no_ema_warmup = false, no_clip = false;

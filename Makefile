@@ -197,7 +197,7 @@ $(BUILD)/core/kernels/%_avx512.o: SIMD_FLAGS = $(AVX512_FLAGS)
 # Ctrl-C (or after it finished) continues the same run from $(OUT)/checkpoint.safetensors.
 OUT ?= out/$(DATASET)
 TRAIN_FLAGS ?=
-QUICK_FLAGS := --steps 500 --base 16 --mid 32 --lr 2e-3 --warmup 100 --sample-every 0 --samples 48 --sampler ddpm
+QUICK_FLAGS := --steps 500 --batch 64 --base 16 --mid 32 --lr 2e-3 --warmup 100 --sample-every 0 --samples 48 --sampler ddpm
 
 train: deps-test info
 	@$(MAKE) --no-print-directory data

@@ -26,7 +26,7 @@ struct GemmCase {
 // padded edges.
 const GemmCase kCases[] = {{1, 1, 1},   {1, 17, 3},    {7, 1, 5},    {13, 31, 29},  {12, 32, 8},
                            {6, 16, 1},  {37, 67, 300}, {200, 45, 7}, {97, 211, 53}, {250, 40, 520},
-                           {40, 100, 170}};
+                           {40, 100, 170}, {29, 50, 700}};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);

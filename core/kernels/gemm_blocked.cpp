@@ -56,11 +56,59 @@ void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M
     // K in equal blocks of at most KC (K = 288 as 144 + 144, not 256 + 32: every pass over C
     // then carries a full share of the work).
     const int64_t nkb = (K + blk.KC - 1) / blk.KC, kc_max = (K + nkb - 1) / nkb;
+    const int64_t nq = (N + NR - 1) / NR;  // column panels of C
     static thread_local Scratch a_buf;
+
+    // One NR-wide column panel q of C against one packed A block (rows ic .. ic+mc, k = pc .. pc+kc):
+    // pack op(B)[pc:pc+kc, q] (L1), then run every MR panel of the block against it.
+    auto column_panel = [&](int64_t q, const float* Ap, int64_t ic, int64_t mc, int64_t pc, int64_t kc) {
+        static thread_local Scratch b_buf;
+        float* Bp = b_buf.get(NR * kc);
+        const int64_t n0 = q * NR, nr = std::min<int64_t>(NR, N - n0), np = (mc + MR - 1) / MR;
+        pack_b_panel(Bp, B, ldb, trans_b, n0, nr, pc, kc, NR);
+        for (int64_t p = 0; p < np; ++p) {
+            const int64_t m0 = ic + p * MR, mr = std::min<int64_t>(MR, M - m0);
+            const float* a = Ap + p * MR * kc;
+            float* c = C + m0 * ldc + n0;
+            const bool first = overwrite && pc == 0;  // C's old values are not read
+            if (!first && mr == MR && nr == NR) {
+                blk.kernel(kc, a, Bp, c, ldc);
+            } else if (!first && blk.edge) {
+                blk.edge(kc, a, Bp, c, ldc, (int)mr, (int)nr);
+            } else {  // the full kernel on a tile buffer: zeros (first) or a copy of C
+                static thread_local Scratch tile_buf;
+                float* t = tile_buf.get(MR * NR);
+                std::fill(t, t + MR * NR, 0.0f);
+                if (!first)
+                    for (int64_t i = 0; i < mr; ++i) std::copy(c + i * ldc, c + i * ldc + nr, t + i * NR);
+                blk.kernel(kc, a, Bp, t, NR);
+                for (int64_t i = 0; i < mr; ++i) std::copy(t + i * NR, t + i * NR + nr, c + i * ldc);
+            }
+        }
+    };
+
+    if (M <= blk.MC) {
+        // Few rows (the conv shapes: M = 32 or 64): op(A) is packed whole, K block after K block
+        // (block pc starts at Ap + np MR pc), and each task then runs its column panels over all
+        // of K by itself: one parallel region instead of one per K block (the dW shape,
+        // K = 784 * 64, has 314 K blocks of 160).
+        const int64_t np = (M + MR - 1) / MR;
+        float* Ap = a_buf.get(np * MR * K);
+        parallel_for(nkb * np, [&](int64_t i) {
+            const int64_t pc = i / np * kc_max, p = i % np, kc = std::min<int64_t>(kc_max, K - pc);
+            pack_a_panel(Ap + np * MR * pc + p * MR * kc, A, lda, trans_a, p * MR, std::min<int64_t>(MR, M - p * MR), pc,
+                         kc, MR);
+        });
+        parallel_for(nq, [&](int64_t q) {
+            for (int64_t pc = 0; pc < K; pc += kc_max)
+                column_panel(q, Ap + np * MR * pc, 0, M, pc, std::min<int64_t>(kc_max, K - pc));
+        });
+        return;
+    }
+
+    // Many rows: an MC x KC block of A at a time (it stays in L2 while every column panel passes).
     const int64_t mc_max = std::min<int64_t>(blk.MC, (M + MR - 1) / MR * MR);
     float* Ap = a_buf.get(mc_max * kc_max);
-    const int64_t nq = (N + NR - 1) / NR;  // column panels of C
-
     for (int64_t pc = 0; pc < K; pc += kc_max) {
         const int64_t kc = std::min<int64_t>(kc_max, K - pc);
         for (int64_t ic = 0; ic < M; ic += blk.MC) {
@@ -68,31 +116,7 @@ void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M
             parallel_for(np, [&](int64_t p) {
                 pack_a_panel(Ap + p * MR * kc, A, lda, trans_a, ic + p * MR, std::min<int64_t>(MR, mc - p * MR), pc, kc, MR);
             });
-            parallel_for(nq, [&](int64_t q) {
-                static thread_local Scratch b_buf;
-                float* Bp = b_buf.get(NR * kc);
-                const int64_t n0 = q * NR, nr = std::min<int64_t>(NR, N - n0);
-                pack_b_panel(Bp, B, ldb, trans_b, n0, nr, pc, kc, NR);
-                for (int64_t p = 0; p < np; ++p) {
-                    const int64_t m0 = ic + p * MR, mr = std::min<int64_t>(MR, M - m0);
-                    const float* a = Ap + p * MR * kc;
-                    float* c = C + m0 * ldc + n0;
-                    const bool first = overwrite && pc == 0;  // C's old values are not read
-                    if (!first && mr == MR && nr == NR) {
-                        blk.kernel(kc, a, Bp, c, ldc);
-                    } else if (!first && blk.edge) {
-                        blk.edge(kc, a, Bp, c, ldc, (int)mr, (int)nr);
-                    } else {  // the full kernel on a tile buffer: zeros (first) or a copy of C
-                        static thread_local Scratch tile_buf;
-                        float* t = tile_buf.get(MR * NR);
-                        std::fill(t, t + MR * NR, 0.0f);
-                        if (!first)
-                            for (int64_t i = 0; i < mr; ++i) std::copy(c + i * ldc, c + i * ldc + nr, t + i * NR);
-                        blk.kernel(kc, a, Bp, t, NR);
-                        for (int64_t i = 0; i < mr; ++i) std::copy(t + i * NR, t + i * NR + nr, c + i * ldc);
-                    }
-                }
-            });
+            parallel_for(nq, [&](int64_t q) { column_panel(q, Ap, ic, mc, pc, kc); });
         }
     }
 }

@@ -14,6 +14,10 @@
 // (pixels x batch). Each B panel is then packed once per (pc, ic), used by every A panel while
 // it is hot in L1, and never written back to a big shared buffer.
 //
+// When M <= MC (one A block) the whole of op(A) is packed first, and the pc loop moves inside
+// each thread's column panel: one parallel region per call instead of one per K block, which
+// matters when K is huge and N small (a dW GEMM: K = pixels x batch, N = Cin x 3 x 3).
+//
 // Packing is where the transposes disappear: a panel is always laid out "k-major", so one
 // micro-kernel serves A*B, A*B^T and A^T*B. Panels are zero-padded to MR/NR; tiles at the
 // bottom and right edges of C use the micro-kernel's masked twin.

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cuda/backend.h"
 #include "core/cuda/gemm_cuda.h"
 #include "core/cuda/runtime.h"
 #include "core/rng.h"
@@ -29,16 +30,6 @@
 using namespace fw;
 
 namespace {
-
-bool has_gpu() {
-    static const bool ok = [] {
-        int count = 0;
-        const bool found = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-        (void)cudaGetLastError();
-        return found;
-    }();
-    return ok;
-}
 
 // n floats of device memory, uniform in [-1, 1] (RAII).
 struct DeviceArray {
@@ -118,7 +109,7 @@ cublasHandle_t cublas() {
 }
 
 void run_gemm(benchmark::State& state, const GemmShape& s, bool use_cublas) {
-    if (!has_gpu()) return state.SkipWithError("no CUDA device: CUDA benchmarks need a GPU");
+    if (!cuda_available()) return state.SkipWithError(cuda_unavailable_reason().c_str());
     DeviceArray A(s.M * s.K, 1), B(s.K * s.N, 2), C(s.M * s.N, 3);
     const double flops = 2.0 * s.M * s.N * s.K;
     if (use_cublas) {
@@ -157,7 +148,7 @@ enum Pass { kForward, kDx, kDw };
 const char* kPassNames[] = {"fwd", "dX", "dW"};
 
 void run_conv(benchmark::State& state, const Layer& l, int64_t N, Pass pass) {
-    if (!has_gpu()) return state.SkipWithError("no CUDA device: CUDA benchmarks need a GPU");
+    if (!cuda_available()) return state.SkipWithError(cuda_unavailable_reason().c_str());
     const int64_t O = (l.H + 2 * l.pad - l.k) / l.stride + 1;
     const ConvShape s{N, l.Cin, l.H, l.H, l.Cout, l.k, l.k, l.stride, l.pad, O, O};
     DeviceArray x(N * l.Cin * l.H * l.H, 1), w(l.Cout * l.Cin * l.k * l.k, 2), b(l.Cout, 3), y(N * l.Cout * O * O, 4),

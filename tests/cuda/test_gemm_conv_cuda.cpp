@@ -31,21 +31,12 @@
 #include "core/cuda/sgemm_tile.h"
 #include "core/kernels/kernels.h"
 #include "core/rng.h"
+#include "tests/cuda_test_util.h"
 #include "tests/simd_check.h"
 
 using namespace fw;
 
 namespace {
-
-bool has_gpu() {
-    static const bool ok = [] {
-        int count = 0;
-        const bool found = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-        (void)cudaGetLastError();  // "no driver" / "no device" is an answer, not an error to keep
-        return found;
-    }();
-    return ok;
-}
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);
@@ -256,6 +247,8 @@ std::string describe(const ConvShape& s) {
 // ---------------------------------------------------------------------------------------------
 // Without a GPU
 
+TEST_SUITE("cuda") {  // with the other CUDA tests: `run_tests -ts=cuda` runs them all
+
 TEST_CASE("the SGEMM kernel's pieces, run on the CPU, compute the reference GEMM") {
     Generator g(7);
     for (const GemmCase& c : gemm_cases(kEmuSizes, kEmuKs)) {
@@ -347,7 +340,7 @@ TEST_CASE("conv chunks cover the batch within the workspace budget") {
 // On the GPU
 
 TEST_CASE("CUDA gemm matches the reference GEMM: sizes, transposes, layouts, beta 0 on NaN" *
-          doctest::skip(!has_gpu())) {
+          fw::test::cuda_only()) {
     Generator g(9);
     for (const GemmCase& c : gemm_cases(kSizes, kSizes)) {
         GemmData d = make_gemm_data(c, g);
@@ -368,7 +361,7 @@ TEST_CASE("CUDA gemm matches the reference GEMM: sizes, transposes, layouts, bet
     }
 }
 
-TEST_CASE("CUDA gemm equals its CPU emulation bit for bit" * doctest::skip(!has_gpu())) {
+TEST_CASE("CUDA gemm equals its CPU emulation bit for bit" * fw::test::cuda_only()) {
     // Same fmaf chain in the same k order on both sides: any difference is an indexing bug.
     Generator g(10);
     for (const GemmCase& c : gemm_cases(kEmuSizes, kEmuKs)) {
@@ -389,7 +382,7 @@ TEST_CASE("CUDA gemm equals its CPU emulation bit for bit" * doctest::skip(!has_
     }
 }
 
-TEST_CASE("CUDA conv2d forward and backward match the reference conv" * doctest::skip(!has_gpu())) {
+TEST_CASE("CUDA conv2d forward and backward match the reference conv" * fw::test::cuda_only()) {
     for (const ConvShape& s : kConvShapes) {
         ConvData ref = conv_inputs(s, 3);
         DeviceBuffer x(ref.x), w(ref.w), b(ref.b), dy(ref.dy), y(ref.y), dx(ref.dx), dw(ref.dw), db(ref.db);
@@ -413,7 +406,7 @@ TEST_CASE("CUDA conv2d forward and backward match the reference conv" * doctest:
     }
 }
 
-TEST_CASE("CUDA conv2d backward with null gradients computes only the others" * doctest::skip(!has_gpu())) {
+TEST_CASE("CUDA conv2d backward with null gradients computes only the others" * fw::test::cuda_only()) {
     const ConvShape s = make_conv(3, 5, 9, 8, 7, 3, 3, 2, 1);
     const ConvData ref0 = conv_inputs(s, 4);
     ConvData ref = ref0;
@@ -436,3 +429,5 @@ TEST_CASE("CUDA conv2d backward with null gradients computes only the others" * 
         CHECK((which == 2 || db.download() == ref0.db));
     }
 }
+
+}  // TEST_SUITE

@@ -281,7 +281,7 @@ help:
 	@echo "  make DEBUG=1 test   the suite under -O0 -g + AddressSanitizer + UBSan (build/debug)"
 	@echo "  make train          fetch MNIST, build, train UNet-S, write pictures to OUT (default out/mnist);"
 	@echo "                      run it again to continue after Ctrl-C; TRAIN_FLAGS='--steps N ...' passes flags"
-	@echo "  make train-quick    a short run (half-width UNet, 500 steps) with first digit shapes (OUT, default out/quick)"
+	@echo "  make train-quick    a short run (half-width UNet, 1,000 steps of batch 32) with first digit shapes (OUT, default out/quick)"
 	@echo "  make bench          install oneDNN, OpenBLAS, PyTorch, Google Benchmark; run bench/ beside them;"
 	@echo "                      JSON in $(BUILD)/bench/results/, then a table of ratios (ours / reference)"
 	@echo "  make bench-quick    the same with short times and fewer cases (smoke run; results-quick/)"

@@ -23,8 +23,8 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // 3x3 pad 1 at stride 1 and 2 (even and odd sizes), 1x1 (the pointwise shortcut), an
 // asymmetric kernel without padding, a single pixel, a UNet-like 32->32 layer, and a same conv
 // with K = 40*9 = 360 (several K blocks of the implicit GEMM) and 14 filters (two MR panels).
-// Same convs on 10 images (two dW chunks of 8) with P = 49 and P = 17*19 = 323: the two loop
-// orders of the dW tiles (P <= 256 and above).
+// Same convs on 10 images (two dW chunks of 8) with P = 49 and P = 17*19 = 323: the two dW paths
+// (chunks packed into gapless rows for P <= 256, image by image above).
 const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5, 3, 3, 3, 2, 1),
                              make(3, 5, 4, 4, 7, 1, 1, 1, 0),    make(1, 1, 6, 5, 2, 2, 3, 1, 0),
                              make(1, 1, 1, 1, 1, 3, 3, 1, 1),    make(2, 32, 14, 14, 32, 3, 3, 2, 1),

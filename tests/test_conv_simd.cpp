@@ -24,12 +24,15 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // asymmetric kernel without padding, a single pixel, a UNet-like 32->32 layer, and a same conv
 // with K = 40*9 = 360 (several K blocks of the implicit GEMM) and 14 filters (two MR panels).
 // Same convs on 10 images (two dW chunks of 8) with P = 49 and P = 17*19 = 323: the two dW paths
-// (chunks packed into gapless rows for P <= 256, image by image above).
+// (chunks packed into gapless rows for P <= 256, image by image above). 24 -> 24 channels on
+// 12 x 13: the forward and dX tiles that the micro-kernel writes straight into y / dx (M a
+// multiple of both MR = 8 and 6, panels inside one image) beside ones that cross images.
 const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5, 3, 3, 3, 2, 1),
                              make(3, 5, 4, 4, 7, 1, 1, 1, 0),    make(1, 1, 6, 5, 2, 2, 3, 1, 0),
                              make(1, 1, 1, 1, 1, 3, 3, 1, 1),    make(2, 32, 14, 14, 32, 3, 3, 2, 1),
                              make(2, 13, 9, 11, 17, 3, 3, 1, 1), make(3, 40, 5, 6, 14, 3, 3, 1, 1),
-                             make(10, 6, 7, 7, 9, 3, 3, 1, 1),   make(10, 5, 17, 19, 6, 3, 3, 1, 1)};
+                             make(10, 6, 7, 7, 9, 3, 3, 1, 1),   make(10, 5, 17, 19, 6, 3, 3, 1, 1),
+                             make(3, 24, 12, 13, 24, 3, 3, 1, 1)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);

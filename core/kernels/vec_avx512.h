@@ -118,7 +118,7 @@ inline Vec vexp(Vec x) {
 inline Vec vsigmoid(Vec x) {
     const Vec e = vexp(vneg(vabs(x)));
     const Vec d = vadd(vset1(1.0f), e);
-    return vselect_ge0(x, vdiv(vset1(1.0f), d), vdiv(e, d));
+    return vdiv(vselect_ge0(x, vset1(1.0f), e), d);  // one division: the numerator is chosen first
 }
 
 }  // namespace fw::avx512

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cpu.h"
@@ -301,5 +302,44 @@ TEST_CASE("SIMD elementwise kernels are bitwise identical for 1 and 2 threads") 
         CHECK(bin[0].da == bin[1].da);
         CHECK(bin[0].db == bin[1].db);
     }
+    set_num_threads(before);
+}
+
+// The concat/slice copies and nearest upsampling only move (and, backward, add in the reference's
+// order) floats: every SIMD path must give the reference's bits, with 1 thread and with 2.
+TEST_CASE("SIMD copy_axis_range and upsample2x are bitwise equal to the reference for 1 and 2 threads") {
+    const int before = num_threads();
+    const Kernels& ref = cpu_kernels(CpuPath::Scalar);
+    Generator g(11);
+    for (CpuPath path : simd_paths())
+        for (int threads = 1; threads <= 2; ++threads) {
+            set_num_threads(threads);
+            const Kernels& k = cpu_kernels(path);
+            // dst (outer, 7, inner) rows 2..4 (+)= src (outer, 5, inner) rows 1..3; inner 1 and tails
+            for (int64_t inner : {1, 5, 17, 49})
+                for (bool acc : {false, true}) {
+                    const int64_t outer = 3;
+                    std::vector<float> src = random_vec(outer * 5 * inner, g, -1, 1);
+                    std::vector<float> want = random_vec(outer * 7 * inner, g, -1, 1), got = want;
+                    ref.copy_axis_range(want.data(), 7, 2, src.data(), 5, 1, 3, outer, inner, acc);
+                    k.copy_axis_range(got.data(), 7, 2, src.data(), 5, 1, 3, outer, inner, acc);
+                    INFO(cpu_path_name(path) << ", " << threads << " threads, inner " << inner << ", accumulate " << acc);
+                    CHECK(got == want);
+                }
+            for (auto [H, W] : {std::pair<int64_t, int64_t>{1, 1}, {3, 5}, {7, 7}, {14, 9}}) {
+                const int64_t planes = 3;
+                std::vector<float> x = random_vec(planes * H * W, g, -1, 1);
+                std::vector<float> dy = random_vec(planes * 4 * H * W, g, -1, 1);
+                std::vector<float> y_want(planes * 4 * H * W), y_got(planes * 4 * H * W, 7.0f);
+                std::vector<float> dx_want = random_vec(planes * H * W, g, -1, 1), dx_got = dx_want;
+                ref.upsample2x_forward(y_want.data(), x.data(), planes, H, W);
+                k.upsample2x_forward(y_got.data(), x.data(), planes, H, W);
+                ref.upsample2x_backward(dx_want.data(), dy.data(), planes, H, W);
+                k.upsample2x_backward(dx_got.data(), dy.data(), planes, H, W);
+                INFO(cpu_path_name(path) << ", " << threads << " threads, " << H << " x " << W);
+                CHECK(y_got == y_want);
+                CHECK(dx_got == dx_want);
+            }
+        }
     set_num_threads(before);
 }

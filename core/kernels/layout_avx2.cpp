@@ -1,0 +1,11 @@
+// The AVX2 concat/slice copies and nearest upsampling: the shared bodies of layout_simd.inc on the
+// AVX2 vector layer (vec_avx2.h). Only called after CPUID said the CPU has AVX2 (core/cpu.cpp).
+#include <algorithm>
+
+#include "core/kernels/simd.h"
+#include "core/kernels/vec_avx2.h"
+#include "core/parallel.h"
+
+namespace fw::avx2 {
+#include "core/kernels/layout_simd.inc"
+}  // namespace fw::avx2

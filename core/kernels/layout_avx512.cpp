@@ -1,0 +1,11 @@
+// The AVX-512 concat/slice copies and nearest upsampling: the shared bodies of layout_simd.inc on the
+// AVX-512 vector layer (vec_avx512.h). Only called after CPUID said the CPU has AVX-512 (core/cpu.cpp).
+#include <algorithm>
+
+#include "core/kernels/simd.h"
+#include "core/kernels/vec_avx512.h"
+#include "core/parallel.h"
+
+namespace fw::avx512 {
+#include "core/kernels/layout_simd.inc"
+}  // namespace fw::avx512

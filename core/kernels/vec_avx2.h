@@ -34,6 +34,34 @@ inline Vec vkeep(Vec v, int64_t k) {  // lanes >= k := 0
 using VMask = __m256i;
 inline VMask vmask_gt0(Vec m) { return _mm256_castps_si256(_mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ)); }
 inline Vec vload_masked(const float* p, VMask m) { return _mm256_maskload_ps(p, m); }
+inline Vec vload_merge(Vec v, const float* p, VMask m) {  // off lanes: v
+    return _mm256_blendv_ps(v, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+inline void vstore_masked(float* p, Vec v, VMask m) { _mm256_maskstore_ps(p, m, v); }  // off lanes untouched
+inline VMask vmask_bits(unsigned bits) {  // lane l on where bit l is set
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), bit), bit);
+}
+
+// Lanes of a pair of vectors (a = lanes 0..7, b = 8..15 of a 16-float row) taken apart or put
+// together two by two:
+//   vevens(a, b) = a0 a2 a4 a6 b0 b2 b4 b6        vodds(a, b) = a1 a3 a5 a7 b1 b3 b5 b7
+//   vzip_lo(a, b) = a0 b0 a1 b1 a2 b2 a3 b3       vzip_hi(a, b) = a4 b4 .. a7 b7
+// (the in-lane shuffles work on each 128-bit half; the 64-bit permute puts the halves in order)
+inline Vec vevens(Vec a, Vec b) {
+    const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+inline Vec vodds(Vec a, Vec b) {
+    const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+inline Vec vzip_lo(Vec a, Vec b) {  // unpacklo: a0 b0 a1 b1 | a4 b4 a5 b5,  unpackhi: a2 b2 a3 b3 | a6 b6 a7 b7
+    return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x20);
+}
+inline Vec vzip_hi(Vec a, Vec b) {
+    return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x31);
+}
 
 inline Vec vset1(float s) { return _mm256_set1_ps(s); }
 inline Vec vzero() { return _mm256_setzero_ps(); }

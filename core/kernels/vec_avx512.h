@@ -38,6 +38,26 @@ inline Vec vkeep(Vec v, int64_t k) { return k == kW ? v : _mm512_maskz_mov_ps(la
 using VMask = __mmask16;
 inline VMask vmask_gt0(Vec m) { return _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ); }
 inline Vec vload_masked(const float* p, VMask m) { return _mm512_maskz_loadu_ps(m, p); }
+inline Vec vload_merge(Vec v, const float* p, VMask m) { return _mm512_mask_loadu_ps(v, m, p); }  // off lanes: v
+inline void vstore_masked(float* p, Vec v, VMask m) { _mm512_mask_storeu_ps(p, m, v); }  // off lanes untouched
+inline VMask vmask_bits(unsigned bits) { return (VMask)bits; }  // lane l on where bit l is set
+
+// Lanes of a pair of vectors (a = lanes 0..15, b = 16..31 of a 32-float row) taken apart or put
+// together two by two:
+//   vevens(a, b) = a0 a2 .. a14 b0 b2 .. b14      vodds(a, b) = a1 a3 .. a15 b1 .. b15
+//   vzip_lo(a, b) = a0 b0 a1 b1 .. a7 b7          vzip_hi(a, b) = a8 b8 .. a15 b15
+inline Vec vevens(Vec a, Vec b) {
+    return _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b);
+}
+inline Vec vodds(Vec a, Vec b) {
+    return _mm512_permutex2var_ps(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b);
+}
+inline Vec vzip_lo(Vec a, Vec b) {
+    return _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
+}
+inline Vec vzip_hi(Vec a, Vec b) {
+    return _mm512_permutex2var_ps(a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b);
+}
 
 inline Vec vset1(float s) { return _mm512_set1_ps(s); }
 inline Vec vzero() { return _mm512_setzero_ps(); }

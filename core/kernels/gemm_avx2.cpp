@@ -13,12 +13,14 @@
 
 namespace fw::avx2 {
 
+// kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
+template <bool kAccumulate>
 static void microkernel_6x16(int64_t K, const float* A, const float* B, float* C, int64_t ldc) {
     __m256 c[6][2];
 #pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) {
-        c[i][0] = _mm256_loadu_ps(C + i * ldc);
-        c[i][1] = _mm256_loadu_ps(C + i * ldc + 8);
+        c[i][0] = kAccumulate ? _mm256_loadu_ps(C + i * ldc) : _mm256_setzero_ps();
+        c[i][1] = kAccumulate ? _mm256_loadu_ps(C + i * ldc + 8) : _mm256_setzero_ps();
     }
     for (int64_t k = 0; k < K; ++k) {
         const __m256 b0 = _mm256_load_ps(B + 16 * k);
@@ -67,7 +69,8 @@ static void microkernel_6x16_edge(int64_t K, const float* A, const float* B, flo
 }
 
 // KC = 256: a 256 x 16 B panel is 16 KiB (L1); MC = 144: a 144 x 256 A block is 144 KiB (L2).
-static const GemmBlocking kBlocking = {6, 16, 256, 144, microkernel_6x16, microkernel_6x16_edge};
+static const GemmBlocking kBlocking = {6, 16, 256, 144, microkernel_6x16<true>, microkernel_6x16_edge,
+                                       microkernel_6x16<false>};
 
 const GemmBlocking& gemm_blocking() { return kBlocking; }
 

@@ -13,12 +13,14 @@
 
 namespace fw::avx512 {
 
+// kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
+template <bool kAccumulate>
 static void microkernel_12x32(int64_t K, const float* A, const float* B, float* C, int64_t ldc) {
     __m512 c[12][2];
 #pragma GCC unroll 12
     for (int i = 0; i < 12; ++i) {
-        c[i][0] = _mm512_loadu_ps(C + i * ldc);
-        c[i][1] = _mm512_loadu_ps(C + i * ldc + 16);
+        c[i][0] = kAccumulate ? _mm512_loadu_ps(C + i * ldc) : _mm512_setzero_ps();
+        c[i][1] = kAccumulate ? _mm512_loadu_ps(C + i * ldc + 16) : _mm512_setzero_ps();
     }
     for (int64_t k = 0; k < K; ++k) {
         const __m512 b0 = _mm512_load_ps(B + 32 * k);
@@ -67,7 +69,8 @@ static void microkernel_12x32_edge(int64_t K, const float* A, const float* B, fl
 }
 
 // KC = 256: a 256 x 32 B panel is 32 KiB (L1); MC = 192: a 192 x 256 A block is 192 KiB (L2).
-static const GemmBlocking kBlocking = {12, 32, 256, 192, microkernel_12x32, microkernel_12x32_edge};
+static const GemmBlocking kBlocking = {12, 32, 256, 192, microkernel_12x32<true>, microkernel_12x32_edge,
+                                       microkernel_12x32<false>};
 
 const GemmBlocking& gemm_blocking() { return kBlocking; }
 
@@ -80,13 +83,15 @@ const GemmBlocking& gemm_blocking() { return kBlocking; }
 //   b0, b1, b2   (3 registers)   row k of the B panel: 48 floats
 //   a            (1 register)    A[i, k] broadcast to all 16 lanes
 // The conv driver pads its tile buffer to whole 8 x 48 tiles, so there is no edge twin.
+// kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
+template <bool kAccumulate>
 static void microkernel_8x48(int64_t K, const float* A, const float* B, float* C, int64_t ldc) {
     __m512 c[8][3];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
-        c[i][0] = _mm512_loadu_ps(C + i * ldc);
-        c[i][1] = _mm512_loadu_ps(C + i * ldc + 16);
-        c[i][2] = _mm512_loadu_ps(C + i * ldc + 32);
+        c[i][0] = kAccumulate ? _mm512_loadu_ps(C + i * ldc) : _mm512_setzero_ps();
+        c[i][1] = kAccumulate ? _mm512_loadu_ps(C + i * ldc + 16) : _mm512_setzero_ps();
+        c[i][2] = kAccumulate ? _mm512_loadu_ps(C + i * ldc + 32) : _mm512_setzero_ps();
     }
     for (int64_t k = 0; k < K; ++k) {
         const __m512 b0 = _mm512_load_ps(B + 48 * k);
@@ -109,7 +114,7 @@ static void microkernel_8x48(int64_t K, const float* A, const float* B, float* C
 }
 
 // KC = 160: a 160 x 48 B slice is 30 KiB (L1, 32 KiB); MC = 192: a 192 x 160 A block is 120 KiB (L2).
-static const GemmBlocking kConvBlocking = {8, 48, 160, 192, microkernel_8x48, nullptr};
+static const GemmBlocking kConvBlocking = {8, 48, 160, 192, microkernel_8x48<true>, nullptr, microkernel_8x48<false>};
 
 const GemmBlocking& conv_blocking() { return kConvBlocking; }
 

@@ -40,8 +40,9 @@ void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     const int MR = blk.MR, NR = blk.NR;
     // C = beta C first; the micro-kernel then only accumulates. beta = 0 overwrites (even NaN)
-    // without a pass over C: the first K block computes each tile from zero in a small buffer
-    // and stores it (below); only K = 0 needs the zeros written here.
+    // without a pass over C: in the first K block, kernel_set writes a whole tile without
+    // reading it, and an edge tile is computed from zero in a small buffer and stored (below);
+    // only K = 0 needs the zeros written here.
     const bool overwrite = beta == 0.0f;
     if (overwrite && K == 0) {
         for (int64_t m = 0; m < M; ++m) std::memset(C + m * ldc, 0, sizeof(float) * N);
@@ -71,8 +72,8 @@ void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M
             const float* a = Ap + p * MR * kc;
             float* c = C + m0 * ldc + n0;
             const bool first = overwrite && pc == 0;  // C's old values are not read
-            if (!first && mr == MR && nr == NR) {
-                blk.kernel(kc, a, Bp, c, ldc);
+            if (mr == MR && nr == NR) {
+                (first ? blk.kernel_set : blk.kernel)(kc, a, Bp, c, ldc);
             } else if (!first && blk.edge) {
                 blk.edge(kc, a, Bp, c, ldc, (int)mr, (int)nr);
             } else {  // the full kernel on a tile buffer: zeros (first) or a copy of C

@@ -39,7 +39,8 @@ struct GemmBlocking {
     int MR, NR;   // register tile, fixed by the micro-kernel
     int KC, MC;   // cache blocks: a KC x NR B panel fits L1, an MC x KC A block fits L2
     MicroKernel kernel;
-    EdgeKernel edge;  // may be null: edge tiles then run the kernel on a padded copy of the tile
+    EdgeKernel edge;         // may be null: edge tiles then run the kernel on a padded copy of the tile
+    MicroKernel kernel_set;  // C_tile = Apanel Bpanel: C is written, never read (a first K block, beta = 0)
 };
 
 void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,

@@ -1,7 +1,9 @@
 // conv2d: ours (scalar reference, AVX2, AVX-512 kernel tables, called directly with a ConvShape)
 // beside oneDNN's direct convolution, on the UNet-S convolution layers at batch 64, 1 and 2 threads.
 // Counters: GFLOP/s (2 flops per multiply-add; the forward is N Cout OH OW Cin KH KW multiply-adds,
-// the backward dX + dW twice that; biases not counted).
+// the backward dX + dW twice that; biases not counted). These are the direct sum's FLOPs whatever
+// the algorithm: our Winograd layers (3x3, >= 16 channels) do 2.25x fewer multiplies, so their
+// "GFLOP/s" is the speed of the same convolution, not of the FMA units, and may pass the peak.
 //
 // Layers (nn/unet.h; N = 64):
 //   conv_in   1 -> 32   28x28 3x3          enc0     32 -> 32  28x28 3x3

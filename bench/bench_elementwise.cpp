@@ -11,6 +11,7 @@
 //   add_bias     y = a + b, b (1, C, 1, 1)       read a, write y             8 B
 //   group_norm_fwd (8 groups, with mean/rstd)    read x, write y             8 B
 //   group_norm_bwd dx += ..., dw, db             read dy, x, dx, write dx   16 B
+//   adam         p, m, v from g (lr 1e-3)         read p, g, m, v, write p, m, v   28 B
 // There is no outside reference here: PyTorch's versions of these run inside its training step.
 #include <benchmark/benchmark.h>
 
@@ -29,9 +30,10 @@ namespace {
 
 constexpr int64_t N = 64, C = 32, H = 28, W = 28, G = 8, kNumel = N * C * H * W;
 
-enum Op { kSiluFwd, kSiluBwd, kExp, kAxpy, kAdd, kAddBias, kGroupNormFwd, kGroupNormBwd };
-const char* kOpNames[] = {"silu_fwd", "silu_bwd", "exp", "axpy", "add", "add_bias", "group_norm_fwd", "group_norm_bwd"};
-const double kBytesPerElement[] = {8, 16, 8, 12, 12, 8, 8, 16};
+enum Op { kSiluFwd, kSiluBwd, kExp, kAxpy, kAdd, kAddBias, kGroupNormFwd, kGroupNormBwd, kAdam };
+const char* kOpNames[] = {"silu_fwd",       "silu_bwd",       "exp", "axpy", "add", "add_bias",
+                          "group_norm_fwd", "group_norm_bwd", "adam"};
+const double kBytesPerElement[] = {8, 16, 8, 12, 12, 8, 8, 16, 28};
 
 std::vector<float> random_floats(int64_t n, uint64_t seed, float lo = -2, float hi = 2) {
     std::vector<float> v((size_t)n);
@@ -50,6 +52,8 @@ void run(benchmark::State& state, Op op, CpuPath path, int threads) {
     const Shape shape = {N, C, H, W}, bias_shape = {1, C, 1, 1};
     const BroadcastMap same = make_broadcast_map(shape, shape), bias = make_broadcast_map(bias_shape, shape);
     const GroupNormShape gs{N, C, H * W, G, 1e-5f};
+    std::vector<float> adam_m = random_floats(kNumel, 6, -0.01f, 0.01f), adam_v = random_floats(kNumel, 7, 0, 1e-4f);
+    const AdamStep adam{1e-3f, 0.0f, 1e-8f, 0.9f, 0.999f, 1e-2f, 0.1f, false};  // a step's constants (step ~10)
     k.group_norm_forward(y.data(), mean.data(), rstd.data(), x.data(), gamma.data(), beta.data(), gs);  // for bwd
     for (auto _ : state) {
         switch (op) {
@@ -66,6 +70,7 @@ void run(benchmark::State& state, Op op, CpuPath path, int threads) {
                 k.group_norm_backward(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(), mean.data(),
                                       rstd.data(), gamma.data(), gs);
                 break;
+            case kAdam: k.adam_update(x.data(), dy.data(), adam_m.data(), adam_v.data(), kNumel, adam); break;
         }
         benchmark::DoNotOptimize(y.data());
         benchmark::DoNotOptimize(dx.data());
@@ -77,7 +82,7 @@ void run(benchmark::State& state, Op op, CpuPath path, int threads) {
 
 void register_all() {
     for (int threads : {1, 2})
-        for (Op op : {kSiluFwd, kSiluBwd, kExp, kAxpy, kAdd, kAddBias, kGroupNormFwd, kGroupNormBwd})
+        for (Op op : {kSiluFwd, kSiluBwd, kExp, kAxpy, kAdd, kAddBias, kGroupNormFwd, kGroupNormBwd, kAdam})
             for (CpuPath path : supported_cpu_paths()) {
                 std::string name = std::string("elementwise/") + kOpNames[op] + "/" + cpu_path_name(path) +
                                    "/threads:" + std::to_string(threads);

@@ -1,0 +1,12 @@
+// The AVX-512 Adam, EMA and sum-of-squares kernels: the shared bodies of optim_simd.inc on the
+// AVX-512 vector layer (vec_avx512.h). Only called after CPUID said the CPU has AVX-512 (core/cpu.cpp).
+#include <algorithm>
+#include <vector>
+
+#include "core/kernels/simd.h"
+#include "core/kernels/vec_avx512.h"
+#include "core/parallel.h"
+
+namespace fw::avx512 {
+#include "core/kernels/optim_simd.inc"
+}  // namespace fw::avx512

@@ -33,8 +33,9 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // outputs = two output blocks), 6 x 37 with 270 inputs and 17 outputs (rows of tiles longer than
 // a vector, K in two KC blocks on both paths, padded output rows), 5 x 2 (one tile per row:
 // the most runs per strip) and a single pixel. Winograd dW needs >= 64 panels of tiles (else the
-// direct dW runs): 16 images of 27 x 25 (odd: half-empty tiles at the bottom and right) and 200
-// of 7 x 5 (on AVX-512 two rows of tiles per strip vector).
+// direct dW runs): 16 images of 27 x 25 (odd: half-empty tiles at the bottom and right) and 400
+// of 7 x 5 (on AVX-512 two rows of tiles per strip vector; more than 16 chunks, so a partial sum
+// takes several).
 const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5, 3, 3, 3, 2, 1),
                              make(3, 5, 4, 4, 7, 1, 1, 1, 0),    make(1, 1, 6, 5, 2, 2, 3, 1, 0),
                              make(1, 1, 1, 1, 1, 3, 3, 1, 1),    make(2, 32, 14, 14, 32, 3, 3, 2, 1),
@@ -43,7 +44,7 @@ const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5
                              make(3, 24, 12, 13, 24, 3, 3, 1, 1), make(2, 16, 28, 28, 16, 3, 3, 1, 1),
                              make(5, 20, 7, 7, 40, 3, 3, 1, 1),   make(1, 270, 6, 37, 17, 3, 3, 1, 1),
                              make(4, 16, 5, 2, 16, 3, 3, 1, 1),   make(3, 16, 1, 1, 19, 3, 3, 1, 1),
-                             make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(200, 16, 7, 5, 16, 3, 3, 1, 1)};
+                             make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(400, 16, 7, 5, 16, 3, 3, 1, 1)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);

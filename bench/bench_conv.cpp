@@ -13,7 +13,10 @@
 //
 // oneDNN runs at its best: src, weights and dst in the layouts it picks (format_tag::any, blocked
 // nChw16c-style); the reorders from our NCHW into those layouts are NOT timed. Our kernels read
-// and write plain NCHW. The scalar reference (~1 GFLOP/s) runs on conv_in only.
+// and write plain NCHW. oneDNN runs twice: "onednn" with its direct algorithm, "onednn_auto"
+// with convolution_auto, where it picks its own Winograd (F(4x4, 3x3)) for the 3x3 stride-1
+// layers. Neither is best everywhere (auto runs conv_in ~8x slower than direct), so the summary
+// compares with the faster of the two. The scalar reference (~1 GFLOP/s) runs on conv_in only.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -50,8 +53,8 @@ ConvShape conv_shape(const Layer& l) {
 
 double forward_flops(const ConvShape& s) { return 2.0 * s.N * s.Cout * s.OH * s.OW * s.Cin * s.KH * s.KW; }
 
-enum Impl { kScalar, kAvx2, kAvx512, kOneDnn };
-const char* kImplNames[] = {"scalar", "avx2", "avx512", "onednn"};
+enum Impl { kScalar, kAvx2, kAvx512, kOneDnn, kOneDnnAuto };
+const char* kImplNames[] = {"scalar", "avx2", "avx512", "onednn", "onednn_auto"};
 enum Pass { kForward, kBackward };
 const char* kPassNames[] = {"fwd", "bwd_dx_dw"};
 
@@ -93,8 +96,9 @@ void run_ours(benchmark::State& state, const Layer& l, CpuPath path, Pass pass, 
     finish(state, (pass == kForward ? 1 : 2) * forward_flops(s));
 }
 
-// oneDNN: forward_training, backward_data + backward_weights (with bias), direct algorithm.
-void run_onednn(benchmark::State& state, const Layer& l, Pass pass, int threads) {
+// oneDNN: forward_training, backward_data + backward_weights (with bias), with algorithm alg
+// (convolution_direct or convolution_auto).
+void run_onednn(benchmark::State& state, const Layer& l, Pass pass, int threads, dnnl::algorithm alg) {
     using namespace dnnl;
     using tag = memory::format_tag;
     using dt = memory::data_type;
@@ -108,8 +112,8 @@ void run_onednn(benchmark::State& state, const Layer& l, Pass pass, int threads)
     const memory::desc src_any(src_dims, dt::f32, tag::any), wei_any(wei_dims, dt::f32, tag::any),
         bia_md(bia_dims, dt::f32, tag::x), dst_any(dst_dims, dt::f32, tag::any);
     convolution_forward::primitive_desc fwd_pd(
-        convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src_any, wei_any,
-                                  bia_md, dst_any, strides, pads, pads),
+        convolution_forward::desc(prop_kind::forward_training, alg, src_any, wei_any, bia_md, dst_any, strides, pads,
+                                  pads),
         eng);
     // Memory in the layout each primitive wants, filled with data (reorders into it: not timed).
     auto filled = [&](const memory::desc& md, uint64_t seed) {
@@ -128,11 +132,10 @@ void run_onednn(benchmark::State& state, const Layer& l, Pass pass, int threads)
         }
     } else {
         convolution_backward_data::primitive_desc bd_pd(
-            convolution_backward_data::desc(algorithm::convolution_direct, src_any, wei_any, dst_any, strides, pads, pads),
+            convolution_backward_data::desc(alg, src_any, wei_any, dst_any, strides, pads, pads),
             eng, fwd_pd);
         convolution_backward_weights::primitive_desc bw_pd(
-            convolution_backward_weights::desc(algorithm::convolution_direct, src_any, wei_any, bia_md, dst_any,
-                                               strides, pads, pads),
+            convolution_backward_weights::desc(alg, src_any, wei_any, bia_md, dst_any, strides, pads, pads),
             eng, fwd_pd);
         memory d_src = filled(bd_pd.diff_src_desc(), 5), wei = filled(bd_pd.weights_desc(), 2),
                d_dst = filled(bd_pd.diff_dst_desc(), 4);
@@ -154,7 +157,7 @@ void register_all() {
     for (int threads : {1, 2})
         for (const Layer& l : kLayers)
             for (Pass pass : {kForward, kBackward})
-                for (Impl impl : {kScalar, kAvx2, kAvx512, kOneDnn}) {
+                for (Impl impl : {kScalar, kAvx2, kAvx512, kOneDnn, kOneDnnAuto}) {
                     if (impl == kScalar && (threads == 2 || std::string(l.name) != "conv_in")) continue;  // ~1 GFLOP/s
                     if (impl == kAvx2 && !cpu_path_supported(CpuPath::Avx2)) continue;
                     if (impl == kAvx512 && !cpu_path_supported(CpuPath::Avx512)) continue;
@@ -162,7 +165,11 @@ void register_all() {
                                        "/threads:" + std::to_string(threads);
                     benchmark::RegisterBenchmark(name.c_str(),
                                                  [l, impl, pass, threads](benchmark::State& st) {
-                                                     if (impl == kOneDnn) return run_onednn(st, l, pass, threads);
+                                                     if (impl == kOneDnn || impl == kOneDnnAuto)
+                                                         return run_onednn(st, l, pass, threads,
+                                                                           impl == kOneDnn
+                                                                               ? dnnl::algorithm::convolution_direct
+                                                                               : dnnl::algorithm::convolution_auto);
                                                      CpuPath p = impl == kScalar ? CpuPath::Scalar
                                                                  : impl == kAvx2 ? CpuPath::Avx2
                                                                                  : CpuPath::Avx512;

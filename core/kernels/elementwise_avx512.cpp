@@ -1,6 +1,7 @@
 // The AVX-512 elementwise kernels: the shared bodies of elementwise_simd.inc on the AVX-512 vector
 // layer (vec_avx512.h). Only called after CPUID said the CPU has AVX-512 (core/cpu.cpp).
 #include <algorithm>
+#include <vector>
 
 #include "core/kernels/ref.h"
 #include "core/kernels/simd.h"

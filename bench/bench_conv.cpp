@@ -2,8 +2,9 @@
 // beside oneDNN's direct convolution, on the UNet-S convolution layers at batch 64, 1 and 2 threads.
 // Counters: GFLOP/s (2 flops per multiply-add; the forward is N Cout OH OW Cin KH KW multiply-adds,
 // the backward dX + dW twice that; biases not counted). These are the direct sum's FLOPs whatever
-// the algorithm: our Winograd layers (3x3, >= 16 channels) do 2.25x fewer multiplies, so their
-// "GFLOP/s" is the speed of the same convolution, not of the FMA units, and may pass the peak.
+// the algorithm: our Winograd layers (3x3, >= 16 channels) do 4x fewer multiplies in the forward
+// and dX (F(4x4, 3x3)) and 2.25x fewer in dW (F(2x2, 3x3)), so their "GFLOP/s" is the speed of
+// the same convolution, not of the FMA units, and may pass the peak.
 //
 // Layers (nn/unet.h; N = 64):
 //   conv_in   1 -> 32   28x28 3x3          enc0     32 -> 32  28x28 3x3

@@ -125,3 +125,44 @@ TEST_CASE("SIMD conv2d is bitwise identical for 1 and 2 threads") {
         }
     set_num_threads(before);
 }
+
+// Winograd keeps the transformed filters of recent calls and reuses them when w (same address)
+// still holds the same bits (winograd_simd.inc). A weight changed in place must be seen, by the
+// forward and by dX (the flipped filters), and a reuse must give the bits of a fresh transform.
+TEST_CASE("SIMD conv2d sees weights changed in place (Winograd's filter cache)") {
+    const ConvShape s = make(2, 16, 9, 9, 17, 3, 3, 1, 1);
+    for (CpuPath path : supported_cpu_paths()) {
+        if (path == CpuPath::Scalar) continue;
+        const Kernels& k = cpu_kernels(path);
+        Generator g(11);
+        std::vector<float> x = random_vec(s.N * s.Cin * s.H * s.W, g), w = random_vec(s.Cout * s.Cin * 9, g),
+                           b = random_vec(s.Cout, g), dy = random_vec(s.N * s.Cout * s.H * s.W, g);
+        auto forward = [&](const std::vector<float>& wv) {
+            std::vector<float> y(dy.size());
+            k.conv2d_forward(y.data(), x.data(), wv.data(), b.data(), s);
+            return y;
+        };
+        auto dx_of = [&](const Kernels& kk, const std::vector<float>& wv) {
+            std::vector<float> dx(x.size(), 0.0f);
+            kk.conv2d_backward(dx.data(), nullptr, nullptr, dy.data(), x.data(), wv.data(), s);
+            return dx;
+        };
+        INFO(cpu_path_name(path));
+        const std::vector<float> y_before = forward(w), dx_before = dx_of(k, w);
+        CHECK(forward(w) == y_before);  // reused: the same bits
+        CHECK(dx_of(k, w) == dx_before);
+        w[5 * 9 + 4] += 0.75f;  // filter (0, 5), its centre tap; same address
+        const std::vector<float> y_after = forward(w), dx_after = dx_of(k, w);
+        CHECK(y_after != y_before);
+        CHECK(dx_after != dx_before);
+        const std::vector<float> w_elsewhere = w;  // another address: a fresh transform
+        CHECK(forward(w_elsewhere) == y_after);
+        CHECK(dx_of(k, w_elsewhere) == dx_after);
+        std::vector<float> y_ref(dy.size());
+        reference_kernels().conv2d_forward(y_ref.data(), x.data(), w.data(), b.data(), s);
+        const std::vector<float> dx_ref = dx_of(reference_kernels(), w);
+        // tolerances as in the first test case (Winograd: 4e-6 per term of the sum)
+        CHECK(fw::test::compare(y_after.data(), y_ref.data(), y_ref.size(), 4e-6 * s.Cin * 9, 1e-5).count == 0);
+        CHECK(fw::test::compare(dx_after.data(), dx_ref.data(), dx_ref.size(), 4e-6 * s.Cout * 9, 1e-5).count == 0);
+    }
+}

@@ -2,6 +2,7 @@
 // (vec_avx2.h) and this path's GEMM micro-kernel. Only called after CPUID said the CPU has AVX2
 // (core/cpu.cpp).
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "core/kernels/conv_gemm.h"

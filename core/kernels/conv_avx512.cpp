@@ -2,6 +2,7 @@
 // (vec_avx512.h) and this path's GEMM micro-kernel. Only called after CPUID said the CPU has AVX-512
 // (core/cpu.cpp).
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "core/kernels/conv_gemm.h"

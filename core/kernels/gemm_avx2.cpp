@@ -5,7 +5,8 @@
 //   c[i][0], c[i][1]  (12 registers)  C rows i = 0..5, columns 0..7 and 8..15
 //   b0, b1            (2 registers)   row k of the B panel: 16 floats
 //   a                 (1 register)    A[i, k] broadcast to all 8 lanes
-// Per k: 2 loads of B, 6 broadcasts of A, 12 FMAs, i.e. 192 flops.
+// Per k: 2 loads of B, 6 broadcasts of A, 12 FMAs, i.e. 192 flops, and while pf lasts one
+// prefetch of a line the driver packs next (gemm_blocked.h).
 #include <immintrin.h>
 
 #include "core/kernels/gemm_blocked.h"
@@ -15,14 +16,20 @@ namespace fw::avx2 {
 
 // kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
 template <bool kAccumulate>
-static void microkernel_6x16(int64_t K, const float* A, const float* B, float* C, int64_t ldc) {
+static void microkernel_6x16(int64_t K, const float* A, const float* B, float* C, int64_t ldc, const PrefetchRows& pf) {
     __m256 c[6][2];
 #pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) {
         c[i][0] = kAccumulate ? _mm256_loadu_ps(C + i * ldc) : _mm256_setzero_ps();
         c[i][1] = kAccumulate ? _mm256_loadu_ps(C + i * ldc + 8) : _mm256_setzero_ps();
     }
+    const float* pf_row = pf.first;  // the prefetch walk: line pf_line of row pf_row
+    int64_t pf_line = 0;
     for (int64_t k = 0; k < K; ++k) {
+        if (k < pf.count) {
+            _mm_prefetch(reinterpret_cast<const char*>(pf_row + 16 * pf_line), _MM_HINT_T0);
+            if (++pf_line == pf.lines) pf_line = 0, pf_row += pf.stride;
+        }
         const __m256 b0 = _mm256_load_ps(B + 16 * k);
         const __m256 b1 = _mm256_load_ps(B + 16 * k + 8);
 #pragma GCC unroll 6

@@ -5,7 +5,8 @@
 //   c[i][0], c[i][1]  (24 registers)  C rows i = 0..11, columns 0..15 and 16..31
 //   b0, b1            (2 registers)   row k of the B panel: 32 floats
 //   a                 (1 register)    A[i, k] broadcast to all 16 lanes
-// Per k: 2 loads of B, 12 broadcasts of A, 24 FMAs (c += a * b), i.e. 768 flops.
+// Per k: 2 loads of B, 12 broadcasts of A, 24 FMAs (c += a * b), i.e. 768 flops, and while
+// pf lasts one prefetch of a line the driver packs next (gemm_blocked.h).
 #include <immintrin.h>
 
 #include "core/kernels/gemm_blocked.h"
@@ -15,14 +16,20 @@ namespace fw::avx512 {
 
 // kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
 template <bool kAccumulate>
-static void microkernel_12x32(int64_t K, const float* A, const float* B, float* C, int64_t ldc) {
+static void microkernel_12x32(int64_t K, const float* A, const float* B, float* C, int64_t ldc, const PrefetchRows& pf) {
     __m512 c[12][2];
 #pragma GCC unroll 12
     for (int i = 0; i < 12; ++i) {
         c[i][0] = kAccumulate ? _mm512_loadu_ps(C + i * ldc) : _mm512_setzero_ps();
         c[i][1] = kAccumulate ? _mm512_loadu_ps(C + i * ldc + 16) : _mm512_setzero_ps();
     }
+    const float* pf_row = pf.first;  // the prefetch walk: line pf_line of row pf_row
+    int64_t pf_line = 0;
     for (int64_t k = 0; k < K; ++k) {
+        if (k < pf.count) {
+            _mm_prefetch(reinterpret_cast<const char*>(pf_row + 16 * pf_line), _MM_HINT_T0);
+            if (++pf_line == pf.lines) pf_line = 0, pf_row += pf.stride;
+        }
         const __m512 b0 = _mm512_load_ps(B + 32 * k);
         const __m512 b1 = _mm512_load_ps(B + 32 * k + 16);
 #pragma GCC unroll 12
@@ -85,7 +92,7 @@ const GemmBlocking& gemm_blocking() { return kBlocking; }
 // The conv driver pads its tile buffer to whole 8 x 48 tiles, so there is no edge twin.
 // kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
 template <bool kAccumulate>
-static void microkernel_8x48(int64_t K, const float* A, const float* B, float* C, int64_t ldc) {
+static void microkernel_8x48(int64_t K, const float* A, const float* B, float* C, int64_t ldc, const PrefetchRows& pf) {
     __m512 c[8][3];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
@@ -93,7 +100,13 @@ static void microkernel_8x48(int64_t K, const float* A, const float* B, float* C
         c[i][1] = kAccumulate ? _mm512_loadu_ps(C + i * ldc + 16) : _mm512_setzero_ps();
         c[i][2] = kAccumulate ? _mm512_loadu_ps(C + i * ldc + 32) : _mm512_setzero_ps();
     }
+    const float* pf_row = pf.first;  // the prefetch walk: line pf_line of row pf_row
+    int64_t pf_line = 0;
     for (int64_t k = 0; k < K; ++k) {
+        if (k < pf.count) {
+            _mm_prefetch(reinterpret_cast<const char*>(pf_row + 16 * pf_line), _MM_HINT_T0);
+            if (++pf_line == pf.lines) pf_line = 0, pf_row += pf.stride;
+        }
         const __m512 b0 = _mm512_load_ps(B + 48 * k);
         const __m512 b1 = _mm512_load_ps(B + 48 * k + 16);
         const __m512 b2 = _mm512_load_ps(B + 48 * k + 32);

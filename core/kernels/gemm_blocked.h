@@ -5,14 +5,21 @@
 //   for pc over K in steps of KC:                 a slice of the sum over k
 //     for ic over M in steps of MC:
 //       pack op(A)[ic:ic+MC, pc:pc+KC] into MR-tall panels            (shared, stays in L2)
-//       for each NR-wide column panel q of C:     <- split across threads
-//         pack op(B)[pc:pc+KC, q] into a KC x NR panel                 (per thread, stays in L1)
-//         for each MR panel p of the A block:
+//       for each group of G NR-wide column panels of C:   <- split across threads
+//         pack op(B)[pc:pc+KC, group] into G KC x NR panels            (per thread, L2; one in L1)
+//         for each panel q of the group, each MR panel p of the A block:
 //           micro-kernel: C tile (MR x NR) += A panel (KC x MR) * B panel (KC x NR)   (registers)
 //
 // Why this order: the UNet's conv GEMMs have a small M (32 or 64 filters) and a huge N
 // (pixels x batch). Each B panel is then packed once per (pc, ic), used by every A panel while
 // it is hot in L1, and never written back to a big shared buffer.
+//
+// Packing B is the part that waits for memory: a K x N B is read in KC rows of G NR floats,
+// each row on its own page. Two things hide that wait. A group reads each row in one run of
+// G NR floats (up to 384, not 48: fewer TLB misses, a prefetcher that gets going). And while
+// the micro-kernels compute, they prefetch the rows the thread packs next (PrefetchRows: each
+// call a share of the rows, one line per k step, spread among the FMAs). Measured on
+// the conv shapes, 1 thread: +30-40% (enc0 forward 57 -> 80 GFLOP/s, dec2 78 -> 93).
 //
 // When M <= MC (one A block) the whole of op(A) is packed first, and the pc loop moves inside
 // each thread's column panel: one parallel region per call instead of one per K block, which
@@ -30,8 +37,17 @@
 
 namespace fw {
 
+// Lines the micro-kernel prefetches while it computes, one per k step, `count` in all: the
+// first `lines` 64-byte lines from `first`, then as many from first + stride, and so on (rows
+// of B: whole rows at a time, so that the lines of one page come together). count = 0: none.
+struct PrefetchRows {
+    const float* first;
+    int64_t stride, lines, count;
+};
+constexpr PrefetchRows kNoPrefetch = {nullptr, 0, 1, 0};
+
 // C_tile (MR x NR, row stride ldc) += Apanel (K x MR, k-major) * Bpanel (K x NR, k-major)
-using MicroKernel = void (*)(int64_t K, const float* A, const float* B, float* C, int64_t ldc);
+using MicroKernel = void (*)(int64_t K, const float* A, const float* B, float* C, int64_t ldc, const PrefetchRows& pf);
 // The same for an edge tile: only the first mr rows and nr columns of C are read and written.
 using EdgeKernel = void (*)(int64_t K, const float* A, const float* B, float* C, int64_t ldc, int mr, int nr);
 

@@ -9,10 +9,17 @@
 // prefetch of a line the driver packs next (gemm_blocked.h).
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "core/kernels/gemm_blocked.h"
+#include "core/kernels/scratch.h"
 #include "core/kernels/simd.h"
+#include "core/parallel.h"
 
 namespace fw::avx2 {
+
+#include "core/kernels/gemm_blocked.inc"
 
 // kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
 template <bool kAccumulate>

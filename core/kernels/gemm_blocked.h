@@ -1,4 +1,6 @@
-// The blocked, packed GEMM driver shared by the SIMD paths (the GotoBLAS / BLIS structure).
+// The blocked, packed GEMM shared by the SIMD paths (the GotoBLAS / BLIS structure): the types a
+// path's micro-kernels and cache blocks are described by. The driver, gemm_blocked(), is in
+// gemm_blocked.inc, compiled inside each path's namespace.
 //
 //   C (M x N) = op(A) (M x K) * op(B) (K x N) + beta C
 //
@@ -53,13 +55,10 @@ using EdgeKernel = void (*)(int64_t K, const float* A, const float* B, float* C,
 
 struct GemmBlocking {
     int MR, NR;   // register tile, fixed by the micro-kernel
-    int KC, MC;   // cache blocks: a KC x NR B panel fits L1, an MC x KC A block fits L2
+    int KC, MC;   // cache blocks: K is summed in blocks of KC (a KC x NR B panel in L1 or L2), M in MC rows
     MicroKernel kernel;
     EdgeKernel edge;         // may be null: edge tiles then run the kernel on a padded copy of the tile
     MicroKernel kernel_set;  // C_tile = Apanel Bpanel: C is written, never read (a first K block, beta = 0)
 };
-
-void gemm_blocked(const GemmBlocking& blk, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 }  // namespace fw

@@ -22,14 +22,15 @@ struct GemmCase {
 
 // Sizes: 1, primes, tails that are not multiples of any register tile (6/12/8 rows, 16/32/48
 // columns), and sizes above the cache blocks (KC = 1024 / 160 on AVX-512, 256 on AVX2; MC = 192 /
-// 144) so every loop wraps;
-// M = 40 (a multiple of 8, padded by 20% to 12-row tiles) takes the AVX-512 8 x 48 tile with its
-// padded edges. N = 3001 and 1031 make groups of several column panels (up to 8: the driver
-// packs B for a group at once) with a short last group, below and above MC rows.
+// 144 rows at K = KC, more for a shorter K) so every loop wraps (401 x 1030 is the smallest
+// case that takes AVX-512's many-rows path). M = 40 (a multiple of 8, padded by 20% to 12-row
+// tiles) and M = 288 with K = 32 take the AVX-512 8 x 48 tile with its padded edges. N = 3001
+// and 1031 make groups of several column panels (up to 4: the driver packs B for a group at
+// once) with a short last group.
 const GemmCase kCases[] = {{1, 1, 1},   {1, 17, 3},    {7, 1, 5},    {13, 31, 29},  {12, 32, 8},
                            {6, 16, 1},  {37, 67, 300}, {200, 45, 7}, {97, 211, 53}, {250, 40, 520},
                            {40, 100, 170}, {29, 50, 700}, {19, 3001, 37}, {203, 1031, 19},
-                           {13, 45, 1100}, {203, 67, 1031}};
+                           {13, 45, 1100}, {203, 67, 1031}, {401, 37, 1030}, {288, 101, 32}};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);

@@ -10,7 +10,8 @@
 //   enc0_fwd   M=32  K=288  N=784*B            conv 32->32 at 28x28 (y = W col), B = 64 or 256
 //   enc1_fwd   M=64  K=576  N=196*B            conv 64->64 at 14x14
 //   dec2_fwd   M=64  K=1152 N=49*B             conv 128->64 at 7x7
-// (one GEMM over the whole batch, the shape cuBLAS would see; our conv runs it per image.)
+// (one GEMM over the whole batch, the shape cuBLAS would see; our conv runs it as strided-batched
+// launches over chunks of images, one product per image.)
 // Conv layers of UNet-S at batch 64 and 256: forward, dX (backward with only dx) and dW
 // (backward with dw and db).
 #include <benchmark/benchmark.h>
@@ -101,8 +102,10 @@ cublasHandle_t cublas() {
     static cublasHandle_t h = [] {
         cublasHandle_t t;
         if (cublasCreate(&t) != CUBLAS_STATUS_SUCCESS) throw std::runtime_error("cublasCreate failed");
-        cublasSetStream(t, cuda::stream());
-        cublasSetMathMode(t, CUBLAS_DEFAULT_MATH);  // fp32 sgemm: no TF32
+        if (cublasSetStream(t, cuda::stream()) != CUBLAS_STATUS_SUCCESS)
+            throw std::runtime_error("cublasSetStream failed");
+        if (cublasSetMathMode(t, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS)  // fp32 sgemm: no TF32
+            throw std::runtime_error("cublasSetMathMode failed");
         return t;
     }();
     return h;

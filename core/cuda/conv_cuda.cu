@@ -140,22 +140,25 @@ void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const flo
     if (s.N == 0 || s.Cout == 0 || P == 0) return;
     const bool pointwise = is_pointwise(s);
 
+    // One workspace for both passes (it is valid until the next workspace() call):
+    //   dW pass, per image: col_n (K*P, none when pointwise) + partial dW_n (Cout*K)
+    //   dX pass, per image: dcol_n (K*P, none when pointwise)
+    // Every chunk size (and its check) comes before the first launch: a shape refused changes no
+    // gradient. The partials start on a 64-float boundary, so the dW GEMM stores them as float4.
+    const int64_t scratch_w = (pointwise ? 0 : K * P) + s.Cout * K, scratch_x = pointwise ? 0 : K * P;
+    const int64_t chunk_w = dw ? chunk_for(s, scratch_w) : 0, chunk_x = dx && !pointwise ? chunk_for(s, scratch_x) : 0;
+    const int64_t cols_w = pointwise ? 0 : (chunk_w * K * P + 63) / 64 * 64;
+    const int64_t bytes = std::max(cols_w + chunk_w * s.Cout * K, chunk_x * scratch_x) * sizeof(float);
+    float* scratch = bytes ? static_cast<float*>(workspace(bytes)) : nullptr;
+
     if (db) {
         bias_grad_kernel<<<(unsigned)s.Cout, kThreads, 0, stream()>>>(db, dy, s.N, s.Cout, P);
         FW_CUDA_CHECK_LAUNCH("bias_grad_kernel");
     }
 
-    // One workspace for both passes (it is valid until the next workspace() call):
-    //   dW pass, per image: col_n (K*P, none when pointwise) + partial dW_n (Cout*K)
-    //   dX pass, per image: dcol_n (K*P, none when pointwise)
-    const int64_t scratch_w = (pointwise ? 0 : K * P) + s.Cout * K, scratch_x = pointwise ? 0 : K * P;
-    const int64_t chunk_w = chunk_for(s, scratch_w), chunk_x = chunk_for(s, scratch_x);
-    const int64_t bytes = std::max(dw ? chunk_w * scratch_w : 0, dx ? chunk_x * scratch_x : 0) * sizeof(float);
-    float* scratch = bytes ? static_cast<float*>(workspace(bytes)) : nullptr;
-
     if (dw && K > 0) {
-        float* col = scratch;                                     // (chunk, K, P)
-        float* partial = scratch + (pointwise ? 0 : chunk_w * K * P);  // (chunk, Cout, K)
+        float* col = scratch;               // (chunk, K, P)
+        float* partial = scratch + cols_w;  // (chunk, Cout, K)
         for (int64_t n0 = 0; n0 < s.N; n0 += chunk_w) {
             const int64_t images = std::min(chunk_w, s.N - n0);
             const float* cols = x + n0 * image;  // pointwise: col_n is x_n

@@ -82,6 +82,8 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
                           int64_t ldc, int64_t stride_c, int64_t batch, const float* bias) {
     if (M < 0 || N < 0 || K < 0 || batch < 0)
         fail("cuda gemm: negative size M=", M, " N=", N, " K=", K, " batch=", batch);
+    if (batch > 1 && stride_c == 0)  // every entry would write the same C at once
+        fail("cuda gemm: batch=", batch, " entries share one C (stride_c = 0)");
     if (M == 0 || N == 0 || batch == 0) return;
     const int64_t grid_x = (N + BN - 1) / BN;
     if (grid_x > INT_MAX) fail("cuda gemm: N=", N, " needs more than 2^31-1 column tiles");

@@ -25,8 +25,9 @@ void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const flo
                      const ConvShape& s);
 
 // The building block of the convolutions: `batch` independent products, entry z reading
-// A + z*stride_a, B + z*stride_b and writing C + z*stride_c (a stride of 0 shares the matrix),
-// with an optional bias[m] added to row m of every C (null = none):
+// A + z*stride_a, B + z*stride_b and writing C + z*stride_c (a stride of 0 shares A or B; C
+// needs its own matrix per entry when batch > 1), with an optional bias[m] added to row m of
+// every C (null = none):
 //   C_z = op(A_z) op(B_z) + bias + beta C_z
 void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                           int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta, float* C,

@@ -31,8 +31,12 @@ void* workspace(size_t bytes) {
     static void* buf = nullptr;
     static size_t capacity = 0;
     if (bytes > capacity) {
-        // cudaFree waits for the device, so no queued kernel still reads the old buffer.
-        if (buf) FW_CUDA_CHECK(cudaFree(buf));
+        // The kernels queued so far may still read the old buffer: wait for them before freeing
+        // it (growing is rare: the first calls of the largest shape).
+        if (buf) {
+            FW_CUDA_CHECK(cudaStreamSynchronize(stream()));
+            FW_CUDA_CHECK(cudaFree(buf));
+        }
         buf = nullptr;
         capacity = 0;
         FW_CUDA_CHECK(cudaMalloc(&buf, bytes));

@@ -2,9 +2,11 @@
 //
 // Without a GPU (always run): the SGEMM kernel's pieces (core/cuda/sgemm_tile.h), run on the CPU
 // block by block and thread by thread, compute the reference GEMM; the im2col / col2im index
-// math (core/cuda/conv_index.h) reproduces the reference conv; chunks stay in their budget.
+// math (core/cuda/conv_index.h) reproduces the reference conv; chunks stay in their budget; a
+// batch whose entries share one C is refused.
 // With a GPU (skipped otherwise): gemm and conv2d forward/backward match the scalar references
-// on odd sizes, every transpose and layout, and the GPU GEMM equals its CPU emulation bit for bit.
+// on odd sizes, every transpose and layout, the GPU GEMM equals its CPU emulation bit for bit,
+// and batches / row counts past the grid's 65535 limit run as several correct launches.
 //
 // Tolerance, everywhere: |gpu - ref| <= 1e-6 * L + 1e-5 |ref|, L = the length of the sum behind
 // the element (K for the GEMM; Cin*KH*KW, Cout*KH*KW, N*OH*OW for y, dx, dw/db). Inputs are in
@@ -29,6 +31,7 @@
 #include "core/cuda/gemm_cuda.h"
 #include "core/cuda/runtime.h"
 #include "core/cuda/sgemm_tile.h"
+#include "core/error.h"
 #include "core/kernels/kernels.h"
 #include "core/rng.h"
 #include "tests/cuda_test_util.h"
@@ -336,6 +339,13 @@ TEST_CASE("conv chunks cover the batch within the workspace budget") {
     CHECK(cuda::images_per_chunk(7, 0, budget) == 7);                 // no scratch needed
 }
 
+TEST_CASE("CUDA gemm refuses batch entries that share one C (checked before any CUDA call)") {
+    // every entry would write (and with beta != 0 read) the same C at once
+    CHECK_THROWS_WITH_AS(cuda::gemm_strided_batched(false, false, 2, 2, 2, nullptr, 2, 4, nullptr, 2, 4, 0.0f, nullptr,
+                                                    2, 0, 3, nullptr),
+                         doctest::Contains("batch=3 entries share one C (stride_c = 0)"), Error);
+}
+
 // ---------------------------------------------------------------------------------------------
 // On the GPU
 
@@ -427,6 +437,36 @@ TEST_CASE("CUDA conv2d backward with null gradients computes only the others" * 
         CHECK((which == 0 || dx.download() == ref0.dx));
         CHECK((which == 1 || dw.download() == ref0.dw));
         CHECK((which == 2 || db.download() == ref0.db));
+    }
+}
+
+TEST_CASE("CUDA gemm runs batches and row counts past the grid's 65535 limit as several launches" *
+          fw::test::cuda_only()) {
+    // 1 x 1 x 1 products, so the sizes that cross the limit stay small: entry z (or row m) of C
+    // is a_z b_z + bias, exact in float (small integers). Batch: 65535 + 2 entries = two launches
+    // along grid.z. Rows: 65535 x 128 + 3 rows of one column (blocks of 128 rows) = two along grid.y.
+    {
+        const int64_t batch = 65535 + 2;
+        std::vector<float> a(batch), b(batch), bias = {0.5f};
+        for (int64_t z = 0; z < batch; ++z) a[z] = float(z % 97), b[z] = float(z % 89 - 44);
+        DeviceBuffer A(a), B(b), C(std::vector<float>(batch, -1.0f)), Bias(bias);
+        cuda::gemm_strided_batched(false, false, 1, 1, 1, A.p, 1, 1, B.p, 1, 1, 0.0f, C.p, 1, 1, batch, Bias.p);
+        const std::vector<float> c = C.download();
+        int64_t wrong = 0;
+        for (int64_t z = 0; z < batch; ++z) wrong += c[z] != a[z] * b[z] + 0.5f;
+        CHECK(wrong == 0);
+    }
+    {
+        const int64_t M = 65535 * 128 + 3;  // ~34 MB per buffer
+        std::vector<float> a(M), bias(M);
+        for (int64_t m = 0; m < M; ++m) a[m] = float(m % 101), bias[m] = float(m % 7);
+        DeviceBuffer A(a), B(std::vector<float>{3.0f}), C(std::vector<float>(M, 1.0f)), Bias(bias);
+        // C = A B + bias + 2 C, A (M, 1) row-major
+        cuda::gemm_strided_batched(false, false, M, 1, 1, A.p, 1, 0, B.p, 1, 0, 2.0f, C.p, 1, 0, 1, Bias.p);
+        const std::vector<float> c = C.download();
+        int64_t wrong = 0;
+        for (int64_t m = 0; m < M; ++m) wrong += c[m] != 3.0f * a[m] + bias[m] + 2.0f;
+        CHECK(wrong == 0);
     }
 }
 

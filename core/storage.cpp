@@ -61,10 +61,29 @@ struct Pool {
             count_live(bytes);
             return p;
         }
-        void* p = system_alloc(device, bytes);  // throws before the stats count it
+        void* p = nullptr;
+        try {
+            p = system_alloc(device, bytes);  // throws before the stats count it
+        } catch (const std::exception&) {
+            // Out of memory, maybe only because the cache holds buffers of other sizes (the batch
+            // size changed, say): hand the cache back to the system and ask once more.
+            if (stats.cached_bytes == 0) throw;
+            release_cache();
+            p = system_alloc(device, bytes);
+        }
         ++stats.system_allocations;
         count_live(bytes);
         return p;
+    }
+
+    // Every cached buffer back to the system. On the GPU, work still queued may read a buffer
+    // that was cached after its last use was queued: wait for it first.
+    void release_cache() {
+        if (device == Device::CUDA) cuda::synchronize();
+        for (auto& [size, list] : free_lists)
+            for (void* p : list) system_free(device, p);
+        free_lists.clear();
+        stats.cached_bytes = 0;
     }
 
     void count_live(size_t bytes) {

@@ -1,6 +1,8 @@
-// Shared by the CUDA tests: whether to skip them (with one line saying why, printed once), and
-// host <-> device helpers. Without a usable GPU every test case marked `* cuda_only()` is skipped
-// (doctest counts it as skipped, never failed); the cases without it run on any machine.
+// Shared by the CUDA tests: the mark of the cases that need a GPU, and host <-> device helpers.
+// A case marked `* cuda_only()` joins the suite "cuda-gpu"; without a usable GPU, tests/main.cpp
+// excludes that suite (doctest counts its cases as skipped, never failed) and prints one line
+// saying why. The device is asked in main(), not while the cases register: the CUDA runtime may
+// not be called before main. The cases without the mark run on any machine.
 #pragma once
 
 #include <cstdio>
@@ -14,16 +16,8 @@
 
 namespace fw::test {
 
-// Evaluated while doctest registers the test cases (before main): asks the driver once.
-inline bool cuda_missing() {
-    static const bool missing = [] {
-        const bool m = !cuda_available();
-        if (m) std::printf("[cuda] skipping the GPU test cases (test suite 'cuda'): %s\n", cuda_unavailable_reason().c_str());
-        return m;
-    }();
-    return missing;
-}
-inline doctest::skip cuda_only() { return doctest::skip(cuda_missing()); }
+constexpr const char* kGpuSuite = "cuda-gpu";  // `run_tests -ts='cuda*'` runs it with the suite "cuda"
+inline doctest::test_suite cuda_only() { return doctest::test_suite(kGpuSuite); }
 
 inline Tensor on_gpu(const std::vector<float>& v) { return Tensor::from_vector({(int64_t)v.size()}, v, Device::CUDA); }
 

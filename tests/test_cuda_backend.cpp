@@ -111,6 +111,16 @@ TEST_CASE("the GPU caching allocator reuses a freed buffer of the same size" * c
     CHECK(memory_stats(Device::CUDA).cached_bytes >= 12345 * sizeof(float));
 }
 
+TEST_CASE("a GPU allocation that does not fit empties the cache, retries once, then says why" * cuda_only()) {
+    { Tensor cached = Tensor::empty({12345}, Device::CUDA); }
+    REQUIRE(memory_stats(Device::CUDA).cached_bytes > 0);
+    const int64_t too_many = int64_t(1) << 42;  // 16 TiB of floats: more than any GPU holds
+    CHECK(error_of([&] { Tensor t = Tensor::empty({too_many}, Device::CUDA); }).find("cuda: cannot allocate 17592186044416 bytes on the GPU (") == 0);
+    CHECK(memory_stats(Device::CUDA).cached_bytes == 0);
+    Tensor after = Tensor::ones({5}, Device::CUDA);  // the failure left the device usable
+    CHECK(after.to_vector() == std::vector<float>(5, 1.0f));
+}
+
 TEST_CASE("a seed gives the same random numbers on the GPU as on the CPU" * cuda_only()) {
     for (int64_t n : {1, 3, 4, 5, 1001, 70001}) {
         for (uint64_t offset : {0ull, 7ull, (1ull << 32) + 3}) {

@@ -148,6 +148,15 @@ TEST_CASE("CUDA broadcasting binary ops, gather and scatter_add match the refere
         ref().scatter_add(s.data(), dy.data(), ma);
         gpu().scatter_add(sg.data(), on_gpu(dy).data(), ma);
         expect_close(sg, s, {1e-2, 1e-4}, "scatter_add " + to_string(c.a));
+        // into b's shape: {1} takes every element (sum() of a whole tensor: a two-pass sum in
+        // doubles, the same bits every run); the others sum over their broadcast axes
+        std::vector<float> sb = random_values(numel(c.b), 14);
+        Tensor sbg = on_gpu(sb), sbg2 = on_gpu(sb), dyg = on_gpu(dy);
+        ref().scatter_add(sb.data(), dy.data(), mb);
+        gpu().scatter_add(sbg.data(), dyg.data(), mb);
+        gpu().scatter_add(sbg2.data(), dyg.data(), mb);
+        expect_close(sbg, sb, {1e-2, 1e-4}, "scatter_add into " + to_string(c.b));
+        if (numel(c.b) == 1) CHECK(sbg.to_vector() == sbg2.to_vector());
     }
 }
 

@@ -4,7 +4,10 @@
 //
 // Backward and scatter_add write through a map: when the map broadcasts, many i hit the same
 // element, so the addition is an atomicAdd (its order varies run to run: sums over broadcast
-// axes match the CPU to rounding, not bitwise). An identity map is a plain +=.
+// axes match the CPU to rounding, not bitwise). An identity map is a plain +=, and a scatter_add
+// of everything into one element (sum() of a whole tensor) a two-pass reduction (deterministic).
+#include <algorithm>
+
 #include "core/cuda/kernels_cuda.h"
 
 namespace fw::cuda {
@@ -106,7 +109,42 @@ __global__ void scatter_add_kernel(float* y, const float* x, BroadcastMap m) {
     if (i < m.n) add_to(&y[broadcast_offset(m, i)], x[i], m.identity);
 }
 
+// y[0] += the sum of every x[i], for a map that sends every i to one element (all strides 0: the
+// sum() of a whole tensor). Atomics would pile n additions onto one address in a varying order;
+// instead a two-pass sum in doubles (as the losses): one partial per block, then one block adds
+// the partials in order. The same bits every run.
+__global__ void sum_all_partials_kernel(double* partials, const float* x, int64_t n) {
+    double part = 0.0;
+    for (int64_t i = global_index(); i < n; i += (int64_t)gridDim.x * blockDim.x) part += x[i];
+    const double total = block_sum(part);
+    if (threadIdx.x == 0) partials[blockIdx.x] = total;
+}
+__global__ void add_total_kernel(float* y, const double* partials, int count) {
+    double part = 0.0;
+    for (int i = threadIdx.x; i < count; i += blockDim.x) part += partials[i];
+    const double total = block_sum(part);
+    if (threadIdx.x == 0) y[0] += (float)total;
+}
+
+static bool sends_all_to_one(const BroadcastMap& m) {
+    if (m.identity) return false;
+    for (int d = 0; d < m.ndim; ++d)
+        if (m.stride[d] != 0) return false;
+    return true;
+}
+
 void gather(float* y, const float* x, const BroadcastMap& m) { FW_LAUNCH_1D(gather_kernel, m.n, y, x, m); }
-void scatter_add(float* y, const float* x, const BroadcastMap& m) { FW_LAUNCH_1D(scatter_add_kernel, m.n, y, x, m); }
+void scatter_add(float* y, const float* x, const BroadcastMap& m) {
+    if (m.n > 1 && sends_all_to_one(m)) {
+        double* partials = reduce_partials_buffer();
+        const int blocks = (int)std::min<int64_t>(kReduceBlocks, fw_cuda_blocks(m.n, kThreads));
+        sum_all_partials_kernel<<<blocks, kThreads, 0, stream()>>>(partials, x, m.n);
+        FW_CUDA_CHECK_LAUNCH("sum_all_partials_kernel");
+        add_total_kernel<<<1, kThreads, 0, stream()>>>(y, partials, blocks);
+        FW_CUDA_CHECK_LAUNCH("add_total_kernel");
+        return;
+    }
+    FW_LAUNCH_1D(scatter_add_kernel, m.n, y, x, m);
+}
 
 }  // namespace fw::cuda

@@ -69,7 +69,8 @@ __global__ void avg_pool2d_bwd_kernel(float* dx, const float* dy, int64_t planes
     if (t >= planes * H * W) return;
     const int64_t w = t % W, h = (t / W) % H, p = t / (H * W);
     if (h / k >= OH || w / k >= OW) return;
-    dx[t] += dy[(p * OH + h / k) * OW + w / k] * (1.0f / (float)(k * k));
+    // the product rounded, then the sum, as the reference (nvcc would fuse them into one FMA)
+    dx[t] = __fadd_rn(dx[t], __fmul_rn(dy[(p * OH + h / k) * OW + w / k], 1.0f / (float)(k * k)));
 }
 
 void avg_pool2d_forward(float* y, const float* x, int64_t planes, int64_t H, int64_t W, int64_t k) {

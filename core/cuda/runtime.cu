@@ -2,6 +2,7 @@
 // error checks, the one stream, the scratch workspace, device memory and copies.
 #include "core/cuda/runtime.h"
 
+#include <cstdlib>
 #include <string>
 
 #include "core/cuda/backend.h"
@@ -14,6 +15,23 @@ void check(cudaError_t status, const char* what, const char* file, int line) {
     if (status == cudaSuccess) return;
     cudaGetLastError();  // clear a non-sticky error so the next check does not report it again
     fail("CUDA error in ", what, " at ", file, ":", line, ": ", cudaGetErrorString(status));
+}
+
+// FW_CUDA_SYNC=1: every launch waits for its kernel, so a fault inside a kernel (an illegal
+// address, say) is reported at the launch that caused it, not at the next copy. Read once.
+static bool sync_launches() {
+    static const bool on = [] {
+        const char* v = std::getenv("FW_CUDA_SYNC");
+        if (!v || std::string(v).empty() || std::string(v) == "0") return false;
+        if (std::string(v) == "1") return true;
+        fail("FW_CUDA_SYNC='", v, "': allowed values are 0 (launches run ahead, the default) and 1 (each waits)");
+    }();
+    return on;
+}
+
+void check_launch(const char* what, const char* file, int line) {
+    check(cudaGetLastError(), what, file, line);
+    if (sync_launches()) check(cudaStreamSynchronize(stream()), what, file, line);
 }
 
 // One non-blocking stream for everything: kernels and copies are ordered on it, so a buffer
@@ -47,8 +65,13 @@ void* workspace(size_t bytes) {
 
 void* device_malloc(size_t bytes) {
     void* p = nullptr;
-    FW_CUDA_CHECK(cudaMalloc(&p, bytes));
-    return p;
+    const cudaError_t status = cudaMalloc(&p, bytes);
+    if (status == cudaSuccess) return p;
+    cudaGetLastError();  // out of memory is not sticky: clear it
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) cudaGetLastError();
+    fail("cuda: cannot allocate ", bytes, " bytes on the GPU (", free_bytes >> 20, " MiB free of ", total_bytes >> 20,
+         " MiB): ", cudaGetErrorString(status));
 }
 
 void device_free(void* dev) noexcept {
@@ -101,6 +124,16 @@ static const std::string& availability_reason() {
             return std::string("no CUDA device: cudaGetDeviceCount says '") + cudaGetErrorString(status) + "'";
         }
         if (count == 0) return std::string("no CUDA device: cudaGetDeviceCount found 0 devices");
+        // The kernels are sm_90 machine code plus compute_90 PTX: a GPU older than 9.0 runs neither.
+        int major = 0, minor = 0;
+        if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) != cudaSuccess ||
+            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0) != cudaSuccess) {
+            cudaGetLastError();
+            return std::string("no usable CUDA device: cannot read device 0's compute capability");
+        }
+        if (major < 9)
+            return "no usable CUDA device: device 0 has compute capability " + std::to_string(major) + "." +
+                   std::to_string(minor) + ", and this build holds sm_90 code and compute_90 PTX (9.0 or newer)";
         return std::string();
     }();
     return reason;

@@ -250,7 +250,7 @@ std::string describe(const ConvShape& s) {
 // ---------------------------------------------------------------------------------------------
 // Without a GPU
 
-TEST_SUITE("cuda") {  // with the other CUDA tests: `run_tests -ts=cuda` runs them all
+TEST_SUITE("cuda") {  // with the other CUDA tests: `run_tests -ts='cuda*'` runs them all
 
 TEST_CASE("the SGEMM kernel's pieces, run on the CPU, compute the reference GEMM") {
     Generator g(7);

@@ -30,10 +30,15 @@ Tensor Tensor::full(const Shape& shape, float value, Device device) {
         return t;
     }
     // Gradient buffers start as zeros: large fills are split over the threads (64K floats a task).
+    // Zeros by memset (wide stores; GCC -O2 left std::fill a loop of 4-byte stores: 5.7% of a
+    // 1-thread training step). +0.0f only: -0.0f has its sign bit set.
     const int64_t n = t.numel(), chunk = 65536;
     float* p = t.data();
+    const bool zero = value == 0.0f && !std::signbit(value);
     parallel_for((n + chunk - 1) / chunk, [&](int64_t c) {
-        std::fill(p + c * chunk, p + std::min(n, (c + 1) * chunk), value);
+        const int64_t begin = c * chunk, end = std::min(n, begin + chunk);
+        if (zero) std::memset(p + begin, 0, (size_t)(end - begin) * sizeof(float));
+        else std::fill(p + begin, p + end, value);
     });
     return t;
 }

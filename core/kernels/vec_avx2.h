@@ -99,15 +99,6 @@ inline float vhsum(Vec v) {  // ((l0+l4) + (l2+l6)) + ((l1+l5) + (l3+l7)): a fix
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
-
-// doubles, for the group_norm statistics
-inline VecD vzerod() { return _mm256_setzero_pd(); }
-inline VecD vset1d(double s) { return _mm256_set1_pd(s); }
-inline VecD vlo(Vec v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }    // lanes 0..3 as doubles
-inline VecD vhi(Vec v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }  // lanes 4..7
-inline VecD vaddd(VecD a, VecD b) { return _mm256_add_pd(a, b); }
-inline VecD vsubd(VecD a, VecD b) { return _mm256_sub_pd(a, b); }
-inline VecD vfmaddd(VecD a, VecD b, VecD c) { return _mm256_fmadd_pd(a, b, c); }
 // The 8 sums of 8 vectors at once: lane i of the result = the sum of v[i]'s lanes. A transposing
 // tree, halving the width at each level (22 instructions, against 8 vhsum's ~48):
 //   128-bit halves: w[i]  half h = 4-lane partial of v[2i + h]
@@ -127,6 +118,16 @@ inline Vec vhsum_each(const Vec (&v)[8]) {
     return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));  // lane i <- 4 (i % 2) + i / 2
 }
 
+// doubles: the group_norm statistics, the Winograd filter transforms
+inline VecD vzerod() { return _mm256_setzero_pd(); }
+inline VecD vset1d(double s) { return _mm256_set1_pd(s); }
+inline VecD vlo(Vec v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }    // lanes 0..3 as doubles
+inline VecD vhi(Vec v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }  // lanes 4..7
+inline VecD vaddd(VecD a, VecD b) { return _mm256_add_pd(a, b); }
+inline VecD vsubd(VecD a, VecD b) { return _mm256_sub_pd(a, b); }
+inline VecD vfmaddd(VecD a, VecD b, VecD c) { return _mm256_fmadd_pd(a, b, c); }
+inline VecD vloadd(const double* p) { return _mm256_loadu_pd(p); }
+inline void vstored_as_float(float* p, VecD v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }  // 4 floats, each rounded once
 inline double vhsumd(VecD v) {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));

@@ -114,7 +114,7 @@ inline Vec vhsum_each(const Vec (&v)[16]) {
     return _mm512_permutexvar_ps(from, r);
 }
 
-// doubles, for the group_norm statistics
+// doubles: the group_norm statistics, the Winograd filter transforms
 inline VecD vzerod() { return _mm512_setzero_pd(); }
 inline VecD vset1d(double s) { return _mm512_set1_pd(s); }
 inline VecD vlo(Vec v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }  // lanes 0..7 as doubles
@@ -122,6 +122,8 @@ inline VecD vhi(Vec v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
 inline VecD vaddd(VecD a, VecD b) { return _mm512_add_pd(a, b); }
 inline VecD vsubd(VecD a, VecD b) { return _mm512_sub_pd(a, b); }
 inline VecD vfmaddd(VecD a, VecD b, VecD c) { return _mm512_fmadd_pd(a, b, c); }
+inline VecD vloadd(const double* p) { return _mm512_loadu_pd(p); }
+inline void vstored_as_float(float* p, VecD v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }  // 8 floats, each rounded once
 inline double vhsumd(VecD v) { return _mm512_reduce_add_pd(v); }
 
 // ---------------------------------------------------------------------------------------------

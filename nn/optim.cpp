@@ -3,8 +3,8 @@
 #include "nn/optim.h"
 
 #include <algorithm>
-
 #include <cmath>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -94,12 +94,18 @@ void Adam::load_state(const NamedTensors& saved) {
 float clip_grad_norm(const NamedTensors& params, float max_norm) {
     if (!(max_norm > 0.0f)) fail("clip_grad_norm: max_norm must be > 0, got ", max_norm);
     NoGradGuard no_grad;
-    // total = sqrt(sum_p sum_i g_i^2)
+    // total = sqrt(sum_p sum_i g_i^2): one sum_squares call per device over all its gradients
     double sq = 0.0;
-    for (const auto& p : params) {
-        Tensor g = p.second.grad();
-        if (!g.defined()) continue;
-        sq = kernels_for(g.device()).sum_squares(g.data(), g.numel(), sq);  // sq += sum_i g_i^2
+    for (Device d : {Device::CPU, Device::CUDA}) {
+        std::vector<const float*> xs;
+        std::vector<int64_t> ns;
+        for (const auto& p : params) {
+            Tensor g = p.second.grad();
+            if (!g.defined() || g.device() != d) continue;
+            xs.push_back(g.data());
+            ns.push_back(g.numel());
+        }
+        if (!xs.empty()) sq += kernels_for(d).sum_squares(xs.data(), ns.data(), (int64_t)xs.size());
     }
     const double total = std::sqrt(sq);
     // coef = max_norm / (total + 1e-6), applied only when it shrinks

@@ -360,7 +360,12 @@ TEST_CASE("CUDA Adam/AdamW, EMA and sum of squares match the reference" * cuda_o
         gpu().ema_update(shg.data(), on_gpu(p).data(), 0.999f, n);
         expect_close(shg, sh, {1e-7, 1e-6}, "ema");
         // a double sum in another order: equal to double rounding
-        const double sr = ref().sum_squares(p.data(), n, 2.5), sg = gpu().sum_squares(on_gpu(p).data(), n, 2.5);
+        // over three tensors (one empty) in one call
+        Tensor pg = on_gpu(p), shg0 = on_gpu(sh);
+        const float* host[] = {p.data(), sh.data(), p.data()};
+        const float* dev[] = {pg.data(), shg0.data(), pg.data()};
+        const int64_t ns[] = {n, n, 0};
+        const double sr = ref().sum_squares(host, ns, 3), sg = gpu().sum_squares(dev, ns, 3);
         CHECK(std::fabs(sg - sr) <= 1e-12 * sr);
     }
 }

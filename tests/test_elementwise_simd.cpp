@@ -377,8 +377,10 @@ TEST_CASE("SIMD Adam and EMA updates are bitwise equal to the reference; sum_squ
                 ref.ema_update(sw.data(), p0.data(), 0.999f, n);
                 k.ema_update(sg.data(), p0.data(), 0.999f, n);
                 CHECK(sg == sw);
-                const double want = ref.sum_squares(grad.data(), n, 0.5);
-                sums[threads - 1] = k.sum_squares(grad.data(), n, 0.5);
+                const float* xs[] = {grad.data(), p0.data(), m0.data()};  // three tensors, in order
+                const int64_t ns[] = {n, n, std::min<int64_t>(n, 5)};
+                const double want = ref.sum_squares(xs, ns, 3);
+                sums[threads - 1] = k.sum_squares(xs, ns, 3);
                 CHECK(std::fabs(sums[threads - 1] - want) <= 1e-12 * want);
             }
             CHECK(sums[0] == sums[1]);

@@ -63,8 +63,9 @@ namespace fw::cuda {
 Kernels make_cuda_table();
 
 // --- reductions (loss_cuda.cu): a deterministic two-pass sum. The first pass writes one double
-// per block into `partials`; sum_partials adds them in a fixed order and copies the total home.
-constexpr int kReduceBlocks = 256;  // at most this many partial sums
+// per block into `partials`; sum_partials adds the first `count` in a fixed order (into
+// partials[count]: the buffer holds count + 1) and copies the total home.
+constexpr int kReduceBlocks = 256;  // partial sums per reduced array, at most
 double* reduce_partials_buffer();    // kReduceBlocks doubles + 1 of device scratch (workspace)
 double sum_partials(double* partials, int count);
 
@@ -141,7 +142,7 @@ void mse_loss_backward(float* da, float* db, float g, const float* a, const floa
 // optim_cuda.cu
 void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamStep& s);
 void ema_update(float* shadow, const float* p, float decay, int64_t n);
-double sum_squares(const float* x, int64_t n, double acc);
+double sum_squares(const float* const* xs, const int64_t* ns, int64_t count);
 
 // rng_cuda.cu
 void philox_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi);

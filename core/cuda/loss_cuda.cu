@@ -10,7 +10,7 @@ namespace fw::cuda {
 
 // --- the two-pass sum --------------------------------------------------------------------------
 // Pass 1 (each caller's kernel): block k sums its grid-stride share into partials[k].
-// Pass 2 (here): one block adds the partials in a fixed order into partials[kReduceBlocks].
+// Pass 2 (here): one block adds the count partials in a fixed order into partials[count].
 // Same n, same grid, same order: the same double every run.
 double* reduce_partials_buffer() { return static_cast<double*>(workspace(sizeof(double) * (kReduceBlocks + 1))); }
 
@@ -18,14 +18,14 @@ __global__ void sum_partials_kernel(double* partials, int count) {
     double part = 0.0;
     for (int i = threadIdx.x; i < count; i += blockDim.x) part += partials[i];
     const double total = block_sum(part);
-    if (threadIdx.x == 0) partials[kReduceBlocks] = total;
+    if (threadIdx.x == 0) partials[count] = total;
 }
 
 double sum_partials(double* partials, int count) {
     sum_partials_kernel<<<1, kThreads, 0, stream()>>>(partials, count);
     FW_CUDA_CHECK_LAUNCH("sum_partials_kernel");
     double total = 0.0;
-    FW_CUDA_CHECK(cudaMemcpyAsync(&total, partials + kReduceBlocks, sizeof(double), cudaMemcpyDeviceToHost, stream()));
+    FW_CUDA_CHECK(cudaMemcpyAsync(&total, partials + count, sizeof(double), cudaMemcpyDeviceToHost, stream()));
     FW_CUDA_CHECK(cudaStreamSynchronize(stream()));
     return total;
 }

@@ -1,6 +1,9 @@
 // CUDA twins of core/kernels/optim_ref.cpp: Adam/AdamW and EMA updates (one thread per element,
 // the reference's lines), and the sum of squares behind clip_grad_norm (the two-pass sum).
+#include <climits>
+
 #include "core/cuda/kernels_cuda.h"
+#include "core/error.h"
 
 namespace fw::cuda {
 
@@ -38,13 +41,24 @@ __global__ void square_partials_kernel(double* partials, const float* x, int64_t
     if (threadIdx.x == 0) partials[blockIdx.x] = total;
 }
 
-double sum_squares(const float* x, int64_t n, double acc) {
-    if (n <= 0) return acc;
-    double* partials = reduce_partials_buffer();
-    const int blocks = (int)std::min<int64_t>(kReduceBlocks, fw_cuda_blocks(n, kThreads));
-    square_partials_kernel<<<blocks, kThreads, 0, stream()>>>(partials, x, n);
-    FW_CUDA_CHECK_LAUNCH("square_partials_kernel");
-    return acc + sum_partials(partials, blocks);
+// The partials of every tensor side by side (up to kReduceBlocks each), then one fixed-order sum of
+// them all: one wait for the host, however many tensors (clip_grad_norm: every gradient).
+double sum_squares(const float* const* xs, const int64_t* ns, int64_t count) {
+    auto blocks_of = [](int64_t n) { return (int)std::min<int64_t>(kReduceBlocks, fw_cuda_blocks(n, kThreads)); };
+    int64_t total = 0;
+    for (int64_t j = 0; j < count; ++j) total += ns[j] > 0 ? blocks_of(ns[j]) : 0;
+    if (total == 0) return 0.0;
+    if (total >= INT_MAX) fail("cuda sum_squares: ", count, " tensors need ", total, " partial sums");
+    double* partials = static_cast<double*>(workspace(sizeof(double) * (total + 1)));  // + 1: the total
+    int64_t at = 0;
+    for (int64_t j = 0; j < count; ++j) {
+        if (ns[j] <= 0) continue;
+        const int blocks = blocks_of(ns[j]);
+        square_partials_kernel<<<blocks, kThreads, 0, stream()>>>(partials + at, xs[j], ns[j]);
+        FW_CUDA_CHECK_LAUNCH("square_partials_kernel");
+        at += blocks;
+    }
+    return sum_partials(partials, (int)total);
 }
 
 }  // namespace fw::cuda

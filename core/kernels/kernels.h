@@ -114,8 +114,10 @@ struct Kernels {
     // optimizer and EMA (core/kernels/optim_ref.cpp), in place on n floats:
     void (*adam_update)(float* p, const float* g, float* m, float* v, int64_t n, const AdamStep& s);
     void (*ema_update)(float* shadow, const float* p, float decay, int64_t n);  // shadow = d shadow + (1-d) p
-    // acc + sum_i x_i^2, summed in double (clip_grad_norm runs it over every gradient in turn).
-    double (*sum_squares)(const float* x, int64_t n, double acc);
+    // sum over tensors j < count of sum_i xs[j][i]^2 (i < ns[j]), summed in double, tensor by
+    // tensor: clip_grad_norm's squared global norm of every gradient in one call (on the GPU one
+    // wait for the result, not one per tensor).
+    double (*sum_squares)(const float* const* xs, const int64_t* ns, int64_t count);
 
     // the Philox stream of core/rng.h (core/kernels/rng_ref.cpp): out[i] from block offset + i/4
     void (*philox_uniform)(float* out, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi);

@@ -25,9 +25,11 @@ void ema_update(float* shadow, const float* p, float decay, int64_t n) {
     for (int64_t i = 0; i < n; ++i) shadow[i] = decay * shadow[i] + (1.0f - decay) * p[i];
 }
 
-// acc + sum_i x_i^2, in double, in index order
-double sum_squares(const float* x, int64_t n, double acc) {
-    for (int64_t i = 0; i < n; ++i) acc += (double)x[i] * x[i];
+// sum_j sum_i xs[j][i]^2, in double, tensor by tensor in index order
+double sum_squares(const float* const* xs, const int64_t* ns, int64_t count) {
+    double acc = 0.0;
+    for (int64_t j = 0; j < count; ++j)
+        for (int64_t i = 0; i < ns[j]; ++i) acc += (double)xs[j][i] * xs[j][i];
     return acc;
 }
 

@@ -90,7 +90,7 @@ void mse_loss_backward(float* da, float* db, float g, const float* a, const floa
 // optim_ref.cpp
 void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamStep& s);
 void ema_update(float* shadow, const float* p, float decay, int64_t n);
-double sum_squares(const float* x, int64_t n, double acc);
+double sum_squares(const float* const* xs, const int64_t* ns, int64_t count);
 
 // rng_ref.cpp
 void philox_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi);

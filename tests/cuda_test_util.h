@@ -5,7 +5,6 @@
 // not be called before main. The cases without the mark run on any machine.
 #pragma once
 
-#include <cstdio>
 #include <vector>
 
 #include <doctest/doctest.h>

@@ -1,5 +1,7 @@
 #include "core/kernels/conv_gemm.h"
 
+#include <emmintrin.h>  // SSE2, in every x86-64: the stride-2 copies below
+
 #include <algorithm>
 #include <cstring>
 
@@ -19,6 +21,31 @@ static void valid_columns(const ConvShape& s, int64_t q, int64_t& lo, int64_t& h
     while (hi > lo && (hi - 1) * s.stride + q - s.pad >= s.W) --hi;
 }
 
+// The stride-2 rows of im2col and col2im (the downsampling convs), four floats at a time.
+// Vector steps stop while the scalar tail still has at least one element, so no load or store
+// reaches past in[2 (n - 1)] / out[2 (n - 1)], the last element the row owns.
+//   out[j] = in[2 j], j < n:  the even floats of in[2j .. 2j+8)
+static void copy_stride2(float* out, const float* in, int64_t n) {
+    int64_t j = 0;
+    for (; j + 5 <= n; j += 4) {
+        const __m128 a = _mm_loadu_ps(in + 2 * j), b = _mm_loadu_ps(in + 2 * j + 4);
+        _mm_storeu_ps(out + j, _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+    }
+    for (; j < n; ++j) out[j] = in[2 * j];
+}
+//   out[2 j] += in[j], j < n:  in interleaved with -0.0 (x + -0.0 = x for every x, -0.0 too), added
+//   to out[2j .. 2j+8)
+static void add_stride2(float* out, const float* in, int64_t n) {
+    const __m128 minus0 = _mm_set1_ps(-0.0f);
+    int64_t j = 0;
+    for (; j + 5 <= n; j += 4) {
+        const __m128 v = _mm_loadu_ps(in + j);
+        _mm_storeu_ps(out + 2 * j, _mm_add_ps(_mm_loadu_ps(out + 2 * j), _mm_unpacklo_ps(v, minus0)));
+        _mm_storeu_ps(out + 2 * j + 4, _mm_add_ps(_mm_loadu_ps(out + 2 * j + 4), _mm_unpackhi_ps(v, minus0)));
+    }
+    for (; j < n; ++j) out[2 * j] += in[j];
+}
+
 // col (K, P) with row stride ld, from one image x (Cin, H, W).
 static void im2col(float* col, int64_t ld, const float* x, const ConvShape& s) {
     for (int64_t c = 0; c < s.Cin; ++c)
@@ -36,13 +63,15 @@ static void im2col(float* col, int64_t ld, const float* x, const ConvShape& s) {
                     }
                     const float* in = x + (c * s.H + ih) * s.W;  // x[c, ih, :]
                     const int64_t shift = q - s.pad;             // iw = j*stride + shift
-                    std::memset(out, 0, sizeof(float) * lo);
+                    for (int64_t j = 0; j < lo; ++j) out[j] = 0.0f;  // padding: a float or two
                     if (s.stride == 1) {
                         if (hi > lo) std::memcpy(out + lo, in + lo + shift, sizeof(float) * (hi - lo));
+                    } else if (s.stride == 2) {
+                        copy_stride2(out + lo, in + 2 * lo + shift, hi - lo);
                     } else {
                         for (int64_t j = lo; j < hi; ++j) out[j] = in[j * s.stride + shift];
                     }
-                    std::memset(out + hi, 0, sizeof(float) * (s.OW - hi));
+                    for (int64_t j = hi; j < s.OW; ++j) out[j] = 0.0f;
                 }
             }
 }
@@ -62,7 +91,9 @@ static void col2im_add(float* dx, const float* dcol, const ConvShape& s) {
                     float* out = dx + (c * s.H + ih) * s.W;  // dx[c, ih, :]
                     const float* in = row + i * s.OW;
                     const int64_t shift = q - s.pad;         // iw = j*stride + shift
-                    for (int64_t j = lo; j < hi; ++j) out[j * s.stride + shift] += in[j];
+                    if (s.stride == 2) add_stride2(out + 2 * lo + shift, in + lo, hi - lo);
+                    else
+                        for (int64_t j = lo; j < hi; ++j) out[j * s.stride + shift] += in[j];
                 }
             }
 }

@@ -107,9 +107,11 @@ inline float vhsum(Vec v) {  // ((l0+l4) + (l2+l6)) + ((l1+l5) + (l3+l7)): a fix
 // A fixed order: deterministic, though not vhsum's order.
 inline Vec vhsum_each(const Vec (&v)[8]) {
     Vec w[4], y[2];
+#pragma GCC unroll 8
     for (int i = 0; i < 4; ++i)
         w[i] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x20),   // a.lo b.lo
                              _mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x31));  // a.hi b.hi
+#pragma GCC unroll 8
     for (int m = 0; m < 2; ++m)
         y[m] = _mm256_add_ps(_mm256_shuffle_ps(w[2 * m], w[2 * m + 1], _MM_SHUFFLE(1, 0, 1, 0)),   // e0 e1 f0 f1
                              _mm256_shuffle_ps(w[2 * m], w[2 * m + 1], _MM_SHUFFLE(3, 2, 3, 2)));  // e2 e3 f2 f3

@@ -99,12 +99,15 @@ inline float vhsum(Vec v) { return _mm512_reduce_add_ps(v); }  // a fixed tree o
 // A fixed order: deterministic, though not vhsum's order.
 inline Vec vhsum_each(const Vec (&v)[16]) {
     Vec w[8], x[4], y[2];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; ++i)
         w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),   // a.q0 a.q1 b.q0 b.q1
                              _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));  // a.q2 a.q3 b.q2 b.q3
+#pragma GCC unroll 8
     for (int j = 0; j < 4; ++j)
         x[j] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * j], w[2 * j + 1], 0x88),   // c.q0 c.q2 d.q0 d.q2
                              _mm512_shuffle_f32x4(w[2 * j], w[2 * j + 1], 0xDD));  // c.q1 c.q3 d.q1 d.q3
+#pragma GCC unroll 8
     for (int m = 0; m < 2; ++m)
         y[m] = _mm512_add_ps(_mm512_shuffle_ps(x[2 * m], x[2 * m + 1], _MM_SHUFFLE(1, 0, 1, 0)),   // e0 e1 f0 f1
                              _mm512_shuffle_ps(x[2 * m], x[2 * m + 1], _MM_SHUFFLE(3, 2, 3, 2)));  // e2 e3 f2 f3

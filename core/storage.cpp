@@ -94,7 +94,7 @@ struct Pool {
     void give_back(void* p, size_t bytes) {
         std::lock_guard<std::mutex> lock(mu);
         stats.live_bytes -= bytes;
-        if (stats.cached_bytes + bytes > max_cached) {
+        if (stats.cached_bytes + bytes > max_cached) {  // (a GPU buffer: cudaFree waits for the device)
             system_free(device, p);
             return;
         }

@@ -4,7 +4,7 @@
 //   tensors        model.<name>    the parameters being trained, under their module names
 //                  ema.<name>      the EMA shadow of each parameter        (absent if no EMA)
 //                  optim.<name>    optimizer state, names chosen by the optimizer, e.g.
-//                                  optim.m.<param> and optim.v.<param> for Adam's moments
+//                                  optim.adam.m.<param> and optim.adam.v.<param> for Adam's moments
 //   __metadata__   format          "fw-train-state"
 //                  format_version  "1"
 //                  step            optimizer steps taken, e.g. "1200"

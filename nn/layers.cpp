@@ -12,6 +12,7 @@ namespace fw::nn {
 
 void init_uniform_fan_in(Tensor& t, int64_t fan_in, Generator& gen) {
     FW_ASSERT(fan_in > 0, "fan_in ", fan_in);
+    check_cpu(t, "init_uniform_fan_in");  // (modules are made on the host, then moved with to())
     // bound = 1 / sqrt(fan_in): kaiming_uniform_(a = sqrt(5)) for weights, the same bound for biases.
     const float bound = (float)(1.0 / std::sqrt((double)fan_in));
     gen.uniform(t.data(), t.numel(), -bound, bound);

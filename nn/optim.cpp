@@ -55,6 +55,7 @@ void Adam::step() {
         Tensor gt = p.grad();
         if (!gt.defined()) continue;  // no gradient reached it: untouched, like PyTorch
         FW_ASSERT(gt.numel() == p.numel(), params_[k].first);
+        check_same_device(p, m_[k], "Adam::step");  // (a model moved after its optimizer was made)
         // per element (core/kernels/optim_ref.cpp): weight decay, m and v updates, p update
         kernels_for(p.device()).adam_update(p.data(), gt.data(), m_[k].data(), v_[k].data(), p.numel(), s);
     }

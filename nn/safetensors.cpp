@@ -41,8 +41,6 @@ static void check_writable(const NamedTensors& tensors, const std::map<std::stri
         if (!is_valid_utf8(name)) fail("save_safetensors: tensor name ", json_quote(name), " is not valid UTF-8");
         if (!names.insert(name).second) fail("save_safetensors: two tensors are named '", name, "'");
         if (!t.defined()) fail("save_safetensors: tensor '", name, "' is undefined");
-        if (t.device() != Device::CPU)
-            fail("save_safetensors: tensor '", name, "' is on ", device_name(t.device()), "; copy it to the CPU first");
     }
     for (const auto& [k, v] : metadata)
         if (!is_valid_utf8(k) || !is_valid_utf8(v))

@@ -45,7 +45,8 @@ struct SafeTensors {
     std::map<std::string, std::string> metadata;   // "__metadata__"; empty if absent
 };
 
-// Writes `tensors` (CPU, float32, unique non-empty names) and `metadata` to `path` ATOMICALLY:
+// Writes `tensors` (float32 on any device: a GPU tensor is copied to the host; unique non-empty
+// names) and `metadata` to `path` ATOMICALLY:
 // the bytes go to "<path>.tmp.<pid>" in the same folder, are fflush'ed and fsync'ed, and then
 // renamed over `path`. A crash at any moment leaves either the old file or the new one. On any
 // error the temp file is removed and an fw::Error names the file.

@@ -1,7 +1,8 @@
 // The whole DDPM loop on the GPU against the CPU: UNet-S's forward output, L_simple and every
 // parameter gradient; a short training run (DdpmTrainer, what train_mnist --device cuda runs)
-// whose losses track the CPU run's; sampling; and --device cuda refused with the reason when
-// there is no GPU (that case runs on every machine).
+// whose losses track the CPU run's; sampling; a checkpoint saved and resumed on the GPU (the same
+// weights as a run that never stopped); and --device cuda refused with the reason when there is
+// no GPU (that case runs on every machine).
 #include <cmath>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "tests/cuda_test_util.h"
 #include "tests/file_util.h"
 #include "tests/simd_check.h"
+#include "tests/tempdir.h"
 
 using namespace fw;
 using fw::test::cuda_only;
@@ -115,6 +117,52 @@ TEST_CASE("a short training run on the GPU tracks the CPU run step by step" * cu
     test::Mismatch m = test::compare(a.data(), b.data(), (int64_t)b.size(), 2e-2, 0);
     INFO("samples: " << m.first);
     CHECK(m.count == 0);
+}
+
+TEST_CASE("a GPU run saves its checkpoint and a resumed GPU run reaches the same weights bit for bit" *
+          cuda_only()) {
+    // what train_mnist --device cuda does at --ckpt-every, at the end and on Ctrl-C, then --resume:
+    // the model, EMA and Adam tensors live on the GPU; the file holds them copied to the host
+    fw::test::TempDir dir;
+    const std::string ck = dir.path() + "/ck.safetensors";
+    data::Split s = bars();
+    train::TrainConfig c;
+    c.batch = 8;
+    c.lr = 2e-3;
+    c.warmup = 3;
+    c.base = 8;
+    c.mid = 16;
+    c.groups = 4;
+    c.seed = 3;
+    c.device = Device::CUDA;
+    train::DdpmTrainer straight(c, s);
+    for (int i = 0; i < 8; ++i) straight.step();
+    {
+        train::DdpmTrainer first_half(c, s);
+        for (int i = 0; i < 5; ++i) first_half.step();
+        first_half.save(ck);
+    }
+    train::DdpmTrainer resumed(c, s);
+    resumed.load(ck);
+    CHECK(resumed.step_count() == 5);
+    for (int i = 0; i < 3; ++i) resumed.step();
+    // The same kernels in the same order, but sums over broadcast axes (e.g. the time embedding's
+    // gradient) are atomic adds in any order: equal to float rounding, which 3 Adam steps (each
+    // moving a weight by at most ~lr = 2e-3) keep far below 1e-4.
+    const NamedTensors a = straight.model().parameters(), b = resumed.model().parameters();
+    const NamedTensors ea = straight.ema_model().parameters(), eb = resumed.ema_model().parameters();
+    REQUIRE(a.size() == b.size());
+    REQUIRE(ea.size() == eb.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+        CHECK(a[i].second.device() == Device::CUDA);
+        const std::vector<float> pa = a[i].second.to_vector(), pb = b[i].second.to_vector();
+        const std::vector<float> qa = ea[i].second.to_vector(), qb = eb[i].second.to_vector();
+        const test::Mismatch m = test::compare(pb.data(), pa.data(), (int64_t)pa.size(), 1e-4, 0);
+        const test::Mismatch e = test::compare(qb.data(), qa.data(), (int64_t)qa.size(), 1e-4, 0);
+        INFO(a[i].first << ": model " << m.first << ", EMA " << e.first);
+        CHECK(m.count == 0);
+        CHECK(e.count == 0);
+    }
 }
 
 }  // TEST_SUITE

@@ -89,7 +89,8 @@ void hw_of(const Tensor& t, int64_t& H, int64_t& W, const char* what) {
 
 }  // namespace
 
-void write_grid_png(const std::string& path, const Tensor& x, int cols, int scale, int pad) {
+void write_grid_png(const std::string& path, const Tensor& images, int cols, int scale, int pad) {
+    const Tensor x = images.to(Device::CPU);  // (the tensor itself when it is on the host)
     if (x.dim() != 4 || x.size(1) != 1) fail("write_grid_png: expects (N, 1, H, W), got ", to_string(x.shape()));
     const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
     cols = (int)std::max<int64_t>(1, std::min<int64_t>(cols, N));
@@ -112,8 +113,8 @@ void write_rows_png(const std::string& path, const std::vector<std::vector<Tenso
     Canvas c(pad + (int)cols * ((int)W * scale + pad), pad + (int)rows.size() * ((int)H * scale + pad), 128);
     for (size_t r = 0; r < rows.size(); ++r)
         for (size_t k = 0; k < rows[r].size(); ++k)
-            blit(c, rows[r][k].data(), H, W, pad + (int)k * ((int)W * scale + pad), pad + (int)r * ((int)H * scale + pad),
-                 scale);
+            blit(c, rows[r][k].to(Device::CPU).data(), H, W, pad + (int)k * ((int)W * scale + pad),
+                 pad + (int)r * ((int)H * scale + pad), scale);
     c.save(path);
 }
 

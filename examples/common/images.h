@@ -10,10 +10,11 @@
 namespace fw::images {
 
 // A grid of the N images of x (N, 1, H, W), `cols` per row, each pixel drawn `scale` x `scale`,
-// with a `pad`-pixel grey border between images. Throws fw::Error naming the path on failure.
+// with a `pad`-pixel grey border between images; x on any device (a GPU tensor is copied to the
+// host). Throws fw::Error naming the path on failure.
 void write_grid_png(const std::string& path, const Tensor& x, int cols, int scale = 2, int pad = 2);
 
-// Rows of images: rows[r][c] is one (1, 1, H, W) or (1, H, W) or (H, W) image.
+// Rows of images: rows[r][c] is one (1, 1, H, W) or (1, H, W) or (H, W) image, on any device.
 void write_rows_png(const std::string& path, const std::vector<std::vector<Tensor>>& rows, int scale = 2,
                     int pad = 2);
 

@@ -37,13 +37,22 @@ LDLIBS   += -lz -lpthread
 # Optional parts, detected and reported.
 # CUDA backend: USE_CUDA=auto (default) builds it when nvcc is on PATH, USE_CUDA=1 insists on it,
 # USE_CUDA=0 leaves it out. On: core/cuda/*.cu are compiled by nvcc into libfw.a. Off:
-# core/cuda_off.cpp stands in (every CUDA call says "built without CUDA"). No #ifdef anywhere:
-# the Makefile picks the files.
+# core/cuda_off.cpp stands in (every CUDA call says "built without CUDA"). USE_CUDA=emulate, for
+# testing without a GPU: core/cuda/emulated.cpp stands in, a Device::CUDA whose memory is guarded
+# host memory (any host access outside a kernel or copy faults) and whose kernels are the scalar
+# reference. No #ifdef anywhere: the Makefile picks the files.
 USE_CUDA ?= auto
 NVCC := $(shell command -v nvcc 2>/dev/null)
+CUDA_EMULATED :=
 ifeq ($(USE_CUDA),0)
   CUDA_ON   :=
   CUDA_NOTE := not used (USE_CUDA=0)
+else ifeq ($(USE_CUDA),emulate)
+  CUDA_ON       :=
+  CUDA_EMULATED := 1
+  CUDA_NOTE     := emulated on the host (USE_CUDA=emulate: reference kernels, guarded memory; tests the code above the kernels)
+else ifneq ($(filter-out auto 1,$(USE_CUDA)),)
+  $(error USE_CUDA=$(USE_CUDA): allowed values are auto, 0, 1 and emulate)
 else ifneq ($(NVCC),)
   CUDA_ON   := 1
   # The toolkit's root, as nvcc itself reports it: nvcc on PATH may be a wrapper script (e.g.
@@ -69,6 +78,9 @@ ifeq ($(DEBUG),1)
 endif
 
 LIB_SRCS  := $(wildcard core/*.cpp core/kernels/*.cpp core/ops/*.cpp nn/*.cpp diffusion/*.cpp)
+ifeq ($(CUDA_EMULATED),1)
+  LIB_SRCS  := $(filter-out core/cuda_off.cpp,$(LIB_SRCS)) core/cuda/emulated.cpp
+endif
 ifeq ($(CUDA_ON),1)
   LIB_SRCS  := $(filter-out core/cuda_off.cpp,$(LIB_SRCS))
   CUDA_OBJS := $(patsubst %.cu,$(BUILD)/%.o,$(wildcard core/cuda/*.cu))
@@ -169,7 +181,8 @@ $(EX_LIB): $(EX_OBJS)
 # Which backend the library holds is recorded in $(CUDA_STAMP), rewritten only when it changes:
 # switching USE_CUDA re-archives libfw.a from the right objects and relinks the programs.
 CUDA_STAMP := $(BUILD)/cuda-config
-$(shell mkdir -p $(BUILD) && (echo "cuda=$(CUDA_ON)" | cmp -s - $(CUDA_STAMP) || echo "cuda=$(CUDA_ON)" > $(CUDA_STAMP)))
+CUDA_MODE  := $(if $(CUDA_ON),nvcc,$(if $(CUDA_EMULATED),emulated,off))
+$(shell mkdir -p $(BUILD) && (echo "cuda=$(CUDA_MODE)" | cmp -s - $(CUDA_STAMP) || echo "cuda=$(CUDA_MODE)" > $(CUDA_STAMP)))
 
 $(LIB): $(LIB_OBJS) $(CUDA_OBJS) $(CUDA_STAMP)
 	@mkdir -p $(dir $@)
@@ -292,7 +305,7 @@ help:
 	@echo "  make walkthrough    build and run examples/walkthrough: the DDPM equations on one image (out/walkthrough)"
 	@echo "  make info           what this configuration builds and which optional parts were found"
 	@echo "  make clean          remove build/"
-	@echo "Variables: DEBUG=1, USE_CUDA=auto|0|1 (CUDA backend; auto = when nvcc is on PATH), CXX=..., DATASET=mnist|fashion, OUT=dir, TRAIN_FLAGS=..., and for bench: BENCH_MIN_TIME,"
+	@echo "Variables: DEBUG=1, USE_CUDA=auto|0|1|emulate (CUDA backend; auto = when nvcc is on PATH; emulate = on the host, for tests), CXX=..., DATASET=mnist|fashion, OUT=dir, TRAIN_FLAGS=..., and for bench: BENCH_MIN_TIME,"
 	@echo "           BENCH_TRAIN_MIN_TIME, TORCH_MIN_TIME (s), BENCH_FILTER (regex)"
 
 clean:

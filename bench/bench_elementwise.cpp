@@ -70,7 +70,12 @@ void run(benchmark::State& state, Op op, CpuPath path, int threads) {
                 k.group_norm_backward(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(), mean.data(),
                                       rstd.data(), gamma.data(), gs);
                 break;
-            case kAdam: k.adam_update(x.data(), dy.data(), adam_m.data(), adam_v.data(), kNumel, adam); break;
+            case kAdam: {
+                float *p = x.data(), *m = adam_m.data(), *v = adam_v.data();
+                const float* g = dy.data();
+                k.adam_update(&p, &g, &m, &v, &kNumel, 1, adam);
+                break;
+            }
         }
         benchmark::DoNotOptimize(y.data());
         benchmark::DoNotOptimize(dx.data());

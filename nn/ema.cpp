@@ -2,6 +2,7 @@
 #include "nn/ema.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/error.h"
@@ -34,12 +35,20 @@ void EMA::update(const Module& model) {
     const NamedTensors params = model.parameters();  // parameters only: buffers are never averaged
     check_matches(params, "update");
     const float d = next_decay();
-    for (size_t k = 0; k < params.size(); ++k) {
-        const Tensor& p = params[k].second;
-        Tensor& s = shadow_[k].second;
-        check_same_device(s, p, "EMA::update");
-        // shadow = d shadow + (1 - d) p   (core/kernels/optim_ref.cpp, or its CUDA twin)
-        kernels_for(p.device()).ema_update(s.data(), p.data(), d, p.numel());
+    // shadow = d shadow + (1 - d) p   (core/kernels/optim_ref.cpp, or its CUDA twin): every
+    // parameter of a device in one call
+    for (size_t k = 0; k < params.size(); ++k) check_same_device(shadow_[k].second, params[k].second, "EMA::update");
+    for (Device dev : {Device::CPU, Device::CUDA}) {
+        std::vector<float*> s;
+        std::vector<const float*> p;
+        std::vector<int64_t> n;
+        for (size_t k = 0; k < params.size(); ++k) {
+            if (params[k].second.device() != dev) continue;
+            s.push_back(shadow_[k].second.data());
+            p.push_back(params[k].second.data());
+            n.push_back(params[k].second.numel());
+        }
+        if (!s.empty()) kernels_for(dev).ema_update(s.data(), p.data(), n.data(), (int64_t)s.size(), d);
     }
     t_ += 1;
 }

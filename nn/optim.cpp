@@ -50,14 +50,25 @@ void Adam::step() {
     s.step_size = step_size;
     s.sqrt_bc2 = sqrt_bc2;
     s.decoupled = decoupled_;
-    for (size_t k = 0; k < params_.size(); ++k) {
-        Tensor& p = params_[k].second;
-        Tensor gt = p.grad();
-        if (!gt.defined()) continue;  // no gradient reached it: untouched, like PyTorch
-        FW_ASSERT(gt.numel() == p.numel(), params_[k].first);
-        check_same_device(p, m_[k], "Adam::step");  // (a model moved after its optimizer was made)
-        // per element (core/kernels/optim_ref.cpp): weight decay, m and v updates, p update
-        kernels_for(p.device()).adam_update(p.data(), gt.data(), m_[k].data(), v_[k].data(), p.numel(), s);
+    // per element (core/kernels/optim_ref.cpp): weight decay, m and v updates, p update; every
+    // parameter of a device in one call
+    for (Device d : {Device::CPU, Device::CUDA}) {
+        std::vector<float*> p, m, v;
+        std::vector<const float*> g;
+        std::vector<int64_t> n;
+        for (size_t k = 0; k < params_.size(); ++k) {
+            Tensor& pk = params_[k].second;
+            Tensor gk = pk.grad();
+            if (!gk.defined() || pk.device() != d) continue;  // no gradient reached it: untouched, like PyTorch
+            FW_ASSERT(gk.numel() == pk.numel(), params_[k].first);
+            check_same_device(pk, m_[k], "Adam::step");  // (a model moved after its optimizer was made)
+            p.push_back(pk.data());
+            g.push_back(gk.data());
+            m.push_back(m_[k].data());
+            v.push_back(v_[k].data());
+            n.push_back(pk.numel());
+        }
+        if (!p.empty()) kernels_for(d).adam_update(p.data(), g.data(), m.data(), v.data(), n.data(), (int64_t)p.size(), s);
     }
 }
 

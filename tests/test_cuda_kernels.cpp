@@ -339,25 +339,41 @@ TEST_CASE("CUDA losses match the reference: log_softmax, nll, mse" * cuda_only()
 }
 
 TEST_CASE("CUDA Adam/AdamW, EMA and sum of squares match the reference" * cuda_only()) {
-    for (int64_t n : kSizes)
+    // The updates take a list of tensors: here n floats cut into 45 consecutive slices (more
+    // than one launch's 40; some empty when n < 45), the same slices of the host and GPU copies.
+    constexpr int kCount = 45;
+    auto slices = [](auto* base, int64_t n) {
+        std::vector<decltype(base)> out;
+        for (int j = 0; j < kCount; ++j) out.push_back(base + n * j / kCount);
+        return out;
+    };
+    std::vector<int64_t> lens(kCount);
+    for (int64_t n : kSizes) {
+        for (int j = 0; j < kCount; ++j) lens[j] = n * (j + 1) / kCount - n * j / kCount;
         for (bool decoupled : {false, true})
             for (float wd : {0.0f, 0.05f}) {
                 AdamStep s{1e-3f, wd, 1e-8f, 0.9f, 0.999f, 1e-3f / 0.19f, 0.0447f, decoupled};
                 std::vector<float> p = random_values(n, 46), g = random_values(n, 47), m = random_values(n, 48, -0.1f, 0.1f);
                 std::vector<float> v = random_values(n, 49, 0.0f, 0.1f);
-                Tensor pg = on_gpu(p), mg = on_gpu(m), vg = on_gpu(v);
-                ref().adam_update(p.data(), g.data(), m.data(), v.data(), n, s);
-                gpu().adam_update(pg.data(), on_gpu(g).data(), mg.data(), vg.data(), n, s);
+                Tensor pg = on_gpu(p), gg = on_gpu(g), mg = on_gpu(m), vg = on_gpu(v);
+                ref().adam_update(slices(p.data(), n).data(), slices((const float*)g.data(), n).data(),
+                                  slices(m.data(), n).data(), slices(v.data(), n).data(), lens.data(), kCount, s);
+                gpu().adam_update(slices(pg.data(), n).data(), slices((const float*)gg.data(), n).data(),
+                                  slices(mg.data(), n).data(), slices(vg.data(), n).data(), lens.data(), kCount, s);
                 // the same float operations; nvcc may fuse b m + (1-b) g into FMAs: a few ulps
                 expect_close(mg, m, {1e-8, 1e-6}, "adam m");
                 expect_close(vg, v, {1e-8, 1e-6}, "adam v");
                 expect_close(pg, p, {1e-7, 1e-6}, "adam p");
             }
+    }
     for (int64_t n : kSizes) {
+        for (int j = 0; j < kCount; ++j) lens[j] = n * (j + 1) / kCount - n * j / kCount;
         std::vector<float> sh = random_values(n, 50), p = random_values(n, 51);
-        Tensor shg = on_gpu(sh);
-        ref().ema_update(sh.data(), p.data(), 0.999f, n);
-        gpu().ema_update(shg.data(), on_gpu(p).data(), 0.999f, n);
+        Tensor shg = on_gpu(sh), pg1 = on_gpu(p);
+        ref().ema_update(slices(sh.data(), n).data(), slices((const float*)p.data(), n).data(), lens.data(), kCount,
+                         0.999f);
+        gpu().ema_update(slices(shg.data(), n).data(), slices((const float*)pg1.data(), n).data(), lens.data(), kCount,
+                         0.999f);
         expect_close(shg, sh, {1e-7, 1e-6}, "ema");
         // a double sum in another order: equal to double rounding
         // over three tensors (one empty) in one call

@@ -366,21 +366,34 @@ TEST_CASE("SIMD Adam and EMA updates are bitwise equal to the reference; sum_squ
                     const AdamStep s{1e-3f, wd, 1e-8f, 0.9f, 0.999f, 1e-3f / (1.0f - std::pow(0.9f, 7.0f)),
                                      std::sqrt(1.0f - std::pow(0.999f, 7.0f)), decoupled};
                     std::vector<float> pw = p0, mw = m0, vw = v0, pg = p0, mg = m0, vg = v0;
-                    ref.adam_update(pw.data(), grad.data(), mw.data(), vw.data(), n, s);
-                    k.adam_update(pg.data(), grad.data(), mg.data(), vg.data(), n, s);
+                    // as two tensors in one call: [0, h) and [h, n)
+                    const int64_t h = n / 2, ns[] = {h, n - h};
+                    const float* g2[] = {grad.data(), grad.data() + h};
+                    float* pw2[] = {pw.data(), pw.data() + h};
+                    float* mw2[] = {mw.data(), mw.data() + h};
+                    float* vw2[] = {vw.data(), vw.data() + h};
+                    float* pg2[] = {pg.data(), pg.data() + h};
+                    float* mg2[] = {mg.data(), mg.data() + h};
+                    float* vg2[] = {vg.data(), vg.data() + h};
+                    ref.adam_update(pw2, g2, mw2, vw2, ns, 2, s);
+                    k.adam_update(pg2, g2, mg2, vg2, ns, 2, s);
                     INFO("weight decay " << wd << (decoupled ? " (AdamW)" : ""));
                     CHECK(pg == pw);
                     CHECK(mg == mw);
                     CHECK(vg == vw);
                 }
                 std::vector<float> sw = m0, sg = m0;
-                ref.ema_update(sw.data(), p0.data(), 0.999f, n);
-                k.ema_update(sg.data(), p0.data(), 0.999f, n);
+                const int64_t h = n / 2, ns[] = {h, n - h};
+                const float* p2[] = {p0.data(), p0.data() + h};
+                float* sw2[] = {sw.data(), sw.data() + h};
+                float* sg2[] = {sg.data(), sg.data() + h};
+                ref.ema_update(sw2, p2, ns, 2, 0.999f);
+                k.ema_update(sg2, p2, ns, 2, 0.999f);
                 CHECK(sg == sw);
                 const float* xs[] = {grad.data(), p0.data(), m0.data()};  // three tensors, in order
-                const int64_t ns[] = {n, n, std::min<int64_t>(n, 5)};
-                const double want = ref.sum_squares(xs, ns, 3);
-                sums[threads - 1] = k.sum_squares(xs, ns, 3);
+                const int64_t ns3[] = {n, n, std::min<int64_t>(n, 5)};
+                const double want = ref.sum_squares(xs, ns3, 3);
+                sums[threads - 1] = k.sum_squares(xs, ns3, 3);
                 CHECK(std::fabs(sums[threads - 1] - want) <= 1e-12 * want);
             }
             CHECK(sums[0] == sums[1]);

@@ -111,9 +111,13 @@ struct Kernels {
     void (*mse_loss_backward)(float* da, float* db, float g, const float* a, const float* b, int64_t n);
     // labels: nll_loss's labels are a HOST array on every device (they come as a std::vector).
 
-    // optimizer and EMA (core/kernels/optim_ref.cpp), in place on n floats:
-    void (*adam_update)(float* p, const float* g, float* m, float* v, int64_t n, const AdamStep& s);
-    void (*ema_update)(float* shadow, const float* p, float decay, int64_t n);  // shadow = d shadow + (1-d) p
+    // optimizer and EMA (core/kernels/optim_ref.cpp), in place, on `count` tensors at once (every
+    // parameter in one call: on the GPU one launch per few dozen tensors, not one per tensor).
+    // Tensor j is p[j], g[j], m[j], v[j] (resp. shadow[j], p[j]) of n[j] floats.
+    void (*adam_update)(float* const* p, const float* const* g, float* const* m, float* const* v, const int64_t* n,
+                        int64_t count, const AdamStep& s);
+    void (*ema_update)(float* const* shadow, const float* const* p, const int64_t* n, int64_t count,
+                       float decay);  // shadow = d shadow + (1-d) p
     // sum over tensors j < count of sum_i xs[j][i]^2 (i < ns[j]), summed in double, tensor by
     // tensor: clip_grad_norm's squared global norm of every gradient in one call (on the GPU one
     // wait for the result, not one per tensor).

@@ -6,7 +6,7 @@
 
 namespace fw::ref {
 
-void adam_update(float* p, const float* g_in, float* m, float* v, int64_t n, const AdamStep& s) {
+static void adam_one(float* p, const float* g_in, float* m, float* v, int64_t n, const AdamStep& s) {
     for (int64_t i = 0; i < n; ++i) {
         float g = g_in[i];
         if (s.weight_decay != 0.0f) {
@@ -20,9 +20,15 @@ void adam_update(float* p, const float* g_in, float* m, float* v, int64_t n, con
     }
 }
 
+void adam_update(float* const* p, const float* const* g, float* const* m, float* const* v, const int64_t* n,
+                 int64_t count, const AdamStep& s) {
+    for (int64_t j = 0; j < count; ++j) adam_one(p[j], g[j], m[j], v[j], n[j], s);
+}
+
 // shadow = d shadow + (1 - d) p
-void ema_update(float* shadow, const float* p, float decay, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) shadow[i] = decay * shadow[i] + (1.0f - decay) * p[i];
+void ema_update(float* const* shadow, const float* const* p, const int64_t* n, int64_t count, float decay) {
+    for (int64_t j = 0; j < count; ++j)
+        for (int64_t i = 0; i < n[j]; ++i) shadow[j][i] = decay * shadow[j][i] + (1.0f - decay) * p[j][i];
 }
 
 // sum_j sum_i xs[j][i]^2, in double, tensor by tensor in index order

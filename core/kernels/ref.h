@@ -88,8 +88,9 @@ float mse_loss_forward(const float* a, const float* b, int64_t n);
 void mse_loss_backward(float* da, float* db, float g, const float* a, const float* b, int64_t n);
 
 // optim_ref.cpp
-void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamStep& s);
-void ema_update(float* shadow, const float* p, float decay, int64_t n);
+void adam_update(float* const* p, const float* const* g, float* const* m, float* const* v, const int64_t* n,
+                 int64_t count, const AdamStep& s);
+void ema_update(float* const* shadow, const float* const* p, const int64_t* n, int64_t count, float decay);
 double sum_squares(const float* const* xs, const int64_t* ns, int64_t count);
 
 // rng_ref.cpp

@@ -1,6 +1,10 @@
 // Command-line flags for the example programs: `--name VALUE` or `--name=VALUE`, booleans as
-// `--name`. Each flag is declared with its default and a help line; --help prints them all.
-// Any unknown flag or bad value is an fw::Error that names the flag and lists what is allowed.
+// `--name`. Each flag is declared with its default and a help line; -h/--help prints them all.
+// CLI11 (Debian's libcli11-dev) splits the command line; this file checks each value, so every
+// bad input is an fw::Error of one line that starts with the program and names the flag, the
+// value and what is allowed:  "train_mnist: --batch 0: out of range; allowed: 1 to 4096".
+// Refused: an unknown flag, a stray argument, a flag given twice, a missing or empty value, a
+// flag where a value belongs (`--data --out x`), a value for a boolean (`--resume=1`).
 #pragma once
 
 #include <cstdint>
@@ -26,7 +30,8 @@ public:
     void add_float(const std::string& name, double* value, const std::string& help, double min, double max);
     void add_bool(const std::string& name, bool* value, const std::string& help);  // --name sets true
 
-    // Returns false if --help was given (the help was printed to stdout); throws on bad input.
+    // Returns false if -h/--help was given (the help was printed to stdout); throws fw::Error on
+    // bad input.
     bool parse(int argc, char** argv);
     std::string help() const;
     bool given(const std::string& name) const;  // set on the command line (not a default)
@@ -37,15 +42,17 @@ private:
         std::string name, help;
         Kind kind = Kind::String;
         void* value = nullptr;
-        std::vector<std::string> choices;
-        double min = 0, max = 0;
+        std::vector<std::string> choices;  // String: the allowed values (empty: any non-empty value)
+        int64_t int_min = 0, int_max = 0;  // Int: the allowed range
+        double float_min = 0, float_max = 0;  // Float: the allowed range
         bool given = false;
         std::string default_text;
     };
     Flag& declare(const std::string& name, const std::string& help, Kind kind, void* value);
-    Flag* find(const std::string& name);
-    void set(Flag& f, const std::string& text);
-    std::string allowed() const;
+    const Flag* find(const std::string& name) const;
+    void set(Flag& f, const std::vector<std::string>& values);
+    std::string allowed_values(const Flag& f) const;
+    std::string allowed_flags() const;
 
     std::string program_, summary_;
     std::vector<Flag> flags_;

@@ -17,6 +17,14 @@
 // Every check fails with an fw::Error naming the file and what was expected: the magic bytes found
 // and expected, the offset where a truncated file ends and the size its header implies, trailing
 // bytes after the data, and image/label counts that disagree.
+//
+// The header is not trusted for allocation: before the data buffer is allocated, the size it
+// claims (header + N * rows * cols bytes, the product checked for overflow) must equal the file's
+// size (plain), or be possible for a gzip file (at most 1032 x its compressed size, deflate's
+// largest ratio) and equal its uncompressed size (the gzip trailer's ISIZE, or a count by
+// decompressing when that disagrees). Otherwise the error names the file, the claimed dimensions,
+// the claimed bytes and the size found, and says it was "refused before allocating". A failed
+// allocation is an fw::Error naming the file and the bytes asked for, not a bare std::bad_alloc.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +44,10 @@ struct IdxImages {
 
 IdxImages read_idx_images(const std::string& path);
 std::vector<uint8_t> read_idx_labels(const std::string& path);
+
+// N from the header alone (magic checked; `magic` is kIdxImagesMagic or kIdxLabelsMagic), without
+// reading the data: to compare an image file's count with a label file's before loading either.
+int64_t read_idx_count(const std::string& path, uint32_t magic);
 
 // Checks that an image file and a label file describe the same number of examples:
 //   "train-images-idx3-ubyte has 60000 images but train-labels-idx1-ubyte has 59999 labels"

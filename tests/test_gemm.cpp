@@ -1,9 +1,14 @@
-// Claims about the SIMD GEMM: every available path matches the scalar reference on odd sizes
-// and every transpose variant, and 1 and 2 threads give bitwise identical results.
+// Claims about the SIMD GEMM: every SIMD path (avx2, avx512) matches the scalar reference on odd
+// sizes and every transpose variant, and 1 and 2 threads give bitwise identical results. A path
+// the CPU lacks fails these tests (tests/simd_check.h; FW_TEST_ALLOW_MISSING_SIMD=1 skips it).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/cpu.h"
@@ -32,6 +37,22 @@ const GemmCase kCases[] = {{1, 1, 1},   {1, 17, 3},    {7, 1, 5},    {13, 31, 29
                            {40, 100, 170}, {29, 50, 700}, {19, 3001, 37}, {203, 1031, 19},
                            {13, 45, 1100}, {203, 67, 1031}, {401, 37, 1030}, {288, 101, 32}};
 
+// Sets (or, with nullptr, unsets) an environment variable for one scope, then restores it.
+class EnvGuard {
+public:
+    EnvGuard(const char* name, const char* value) : name_(name) {
+        if (const char* old = std::getenv(name)) old_ = old;
+        value ? ::setenv(name, value, 1) : ::unsetenv(name);
+    }
+    ~EnvGuard() { old_ ? ::setenv(name_, old_->c_str(), 1) : ::unsetenv(name_); }
+    EnvGuard(const EnvGuard&) = delete;
+    EnvGuard& operator=(const EnvGuard&) = delete;
+
+private:
+    const char* name_;
+    std::optional<std::string> old_;
+};
+
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);
     g.uniform(v.data(), n, -1.0f, 1.0f);
@@ -42,8 +63,7 @@ std::vector<float> random_vec(int64_t n, Generator& g) {
 
 TEST_CASE("SIMD GEMM matches the scalar reference for every path, transpose and beta") {
     Generator g(11);
-    for (CpuPath path : supported_cpu_paths()) {
-        if (path == CpuPath::Scalar) continue;
+    for (CpuPath path : fw::test::simd_paths_under_test()) {
         const Kernels& fast = cpu_kernels(path);
         for (const GemmCase& c : kCases)
             for (int ta = 0; ta < 2; ++ta)
@@ -72,8 +92,9 @@ TEST_CASE("SIMD GEMM is bitwise identical for 1 and 2 threads") {
     Generator g(12);
     const int64_t N = 517, K = 301;  // several tiles, blocks and tails in every direction
     const int before = num_threads();
+    const std::vector<CpuPath> paths = fw::test::simd_paths_under_test(/*with_scalar=*/true);
     for (int64_t M : {131, 56})  // the 12 x 32 and (AVX-512) the 8 x 48 tile
-    for (CpuPath path : supported_cpu_paths()) {
+    for (CpuPath path : paths) {
         std::vector<float> A = random_vec(M * K, g), B = random_vec(K * N, g);
         std::vector<float> C1(M * N), C2(M * N);
         set_num_threads(1);
@@ -93,4 +114,34 @@ TEST_CASE("FW_SIMD paths: the best supported path is in use unless forced, and f
     CHECK(std::string(kernels_for(Device::CPU).name) == "scalar reference");
     set_cpu_path(before);
     CHECK(std::string(kernels_for(Device::CPU).name) == std::string(cpu_kernels(before).name));
+}
+
+// tests/simd_check.h: a SIMD test on a CPU without its path must fail, not pass having checked
+// nothing. FW_TEST_HIDE_SIMD makes this CPU look like one without AVX-512.
+TEST_CASE("a SIMD test whose path the CPU lacks is told to fail, naming the path and the CPU's features") {
+    EnvGuard hide("FW_TEST_HIDE_SIMD", "avx512"), strict("FW_TEST_ALLOW_MISSING_SIMD", nullptr);
+    const fw::test::SimdPlan plan = fw::test::plan_simd_paths(/*with_scalar=*/false);
+    CHECK(std::find(plan.paths.begin(), plan.paths.end(), CpuPath::Avx512) == plan.paths.end());
+    REQUIRE(plan.failures.size() == 1);
+    CHECK(plan.skips.empty());
+    INFO(plan.failures[0]);
+    CHECK(plan.failures[0].find("claims the avx512 path") != std::string::npos);
+    CHECK(plan.failures[0].find("avx512f ") != std::string::npos);  // the CPU's features
+    CHECK(plan.failures[0].find("FW_TEST_ALLOW_MISSING_SIMD=1") != std::string::npos);
+}
+
+TEST_CASE("with FW_TEST_ALLOW_MISSING_SIMD=1 a path the CPU lacks is a skip with a message, not a failure") {
+    EnvGuard hide("FW_TEST_HIDE_SIMD", "avx2,avx512"), allow("FW_TEST_ALLOW_MISSING_SIMD", "1");
+    const fw::test::SimdPlan plan = fw::test::plan_simd_paths(/*with_scalar=*/true);
+    CHECK(plan.paths == std::vector<CpuPath>{CpuPath::Scalar});
+    CHECK(plan.failures.empty());
+    REQUIRE(plan.skips.size() == 2);
+    CHECK(plan.skips[1].find("skipped the avx512 path") != std::string::npos);
+}
+
+TEST_CASE("an unknown FW_TEST_HIDE_SIMD value is a failure, not ignored") {
+    EnvGuard hide("FW_TEST_HIDE_SIMD", "avx1024"), strict("FW_TEST_ALLOW_MISSING_SIMD", nullptr);
+    const fw::test::SimdPlan plan = fw::test::plan_simd_paths(false);
+    REQUIRE(!plan.failures.empty());
+    CHECK(plan.failures[0].find("unknown path 'avx1024'") != std::string::npos);
 }

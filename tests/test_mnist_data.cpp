@@ -136,6 +136,31 @@ TEST_CASE("load_dataset reads the four IDX files under plain or .gz names and ch
     CHECK(contains(error_of([&] { load_dataset(empty.path()); }), "make data"));
 }
 
+TEST_CASE("load_dataset compares the image and label counts from the headers, before reading any data") {
+    TempDir dir;
+    const Split s = toy_split(5);
+    for (const char* prefix : {"train", "t10k"}) {
+        write_idx_images(dir.file(std::string(prefix) + "-images-idx3-ubyte"), 5, 28, 28, s.pixels.data());
+        write_idx_labels(dir.file(std::string(prefix) + "-labels-idx1-ubyte"), 5, s.labels.data());
+    }
+    // The train images' header claims 1M images (784 MB) of which 5 are there, and there are 5 labels.
+    std::string lying = fw::test::read_bytes(dir.file("train-images-idx3-ubyte"));
+    lying.replace(4, 4, std::string("\x00\x0f\x42\x40", 4));  // 1000000, big-endian
+    fw::test::write_bytes(dir.file("train-images-idx3-ubyte"), lying);
+    const std::string count = error_of([&] { load_dataset(dir.path()); });
+    INFO(count);
+    CHECK(contains(count, "train-images-idx3-ubyte has 1000000 images"));
+    CHECK(contains(count, "train-labels-idx1-ubyte has 5 labels"));
+    // With labels that agree, the images' claim is checked against the file's size.
+    std::vector<uint8_t> labels(1000000, 3);
+    write_idx_labels(dir.file("train-labels-idx1-ubyte"), 1000000, labels.data());
+    const std::string size = error_of([&] { load_dataset(dir.path()); });
+    INFO(size);
+    CHECK(contains(size, dir.file("train-images-idx3-ubyte") + ": truncated IDX file"));
+    CHECK(contains(size, "1000000 images of 28 x 28 pixels = 784000000 bytes of data"));
+    CHECK(contains(size, "ends at byte offset 3936; refused before allocating"));  // 16 + 5 * 784
+}
+
 TEST_CASE("Batcher: batch shapes, values in [-1, 1], every example once per epoch, one buffer reused") {
     const Split s = toy_split(10);
     Batcher it(s, 4, /*shuffle=*/true, /*drop_last=*/false, 3);

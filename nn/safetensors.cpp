@@ -30,47 +30,55 @@ static bool is_known_dtype(const std::string& d) {
     return known.count(d) != 0;
 }
 
+using Kind = SafeTensorsError::Kind;
+
+const char* to_string(Kind kind) {
+    switch (kind) {
+        case Kind::Io: return "Io";
+        case Kind::Truncated: return "Truncated";
+        case Kind::HeaderSize: return "HeaderSize";
+        case Kind::Json: return "Json";
+        case Kind::Schema: return "Schema";
+        case Kind::Dtype: return "Dtype";
+        case Kind::Shape: return "Shape";
+        case Kind::Offsets: return "Offsets";
+        case Kind::Overlap: return "Overlap";
+        case Kind::Gap: return "Gap";
+        case Kind::Metadata: return "Metadata";
+        case Kind::Checksum: return "Checksum";
+        case Kind::NonFinite: return "NonFinite";
+    }
+    return "?";
+}
+
 // ---------------------------------------------------------------------------------------------
 // encode
 
-static void check_writable(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
+// UTF-8 is checked by format_safetensors_header.
+static void check_writable(const NamedTensors& tensors) {
     std::set<std::string> names;
     for (const auto& [name, t] : tensors) {
         if (name.empty()) fail("save_safetensors: a tensor has an empty name");
         if (name == "__metadata__") fail("save_safetensors: '__metadata__' is reserved and cannot name a tensor");
-        if (!is_valid_utf8(name)) fail("save_safetensors: tensor name ", json_quote(name), " is not valid UTF-8");
         if (!names.insert(name).second) fail("save_safetensors: two tensors are named '", name, "'");
         if (!t.defined()) fail("save_safetensors: tensor '", name, "' is undefined");
     }
-    for (const auto& [k, v] : metadata)
-        if (!is_valid_utf8(k) || !is_valid_utf8(v))
-            fail("save_safetensors: metadata ", json_quote(k), " is not valid UTF-8");
 }
 
 std::string encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
-    check_writable(tensors, metadata);
+    check_writable(tensors);
 
     // header: {"__metadata__":{...},"name":{"dtype":"F32","shape":[..],"data_offsets":[b,e]},...}
-    std::string h = "{";
-    if (!metadata.empty()) {
-        h += "\"__metadata__\":{";
-        bool first = true;
-        for (const auto& [k, v] : metadata) {
-            h += (first ? "" : ",") + json_quote(k) + ":" + json_quote(v);
-            first = false;
-        }
-        h += "}";
-    }
+    SafeTensorsHeader header;
+    header.metadata = metadata;
     uint64_t offset = 0;
     for (const auto& [name, t] : tensors) {
-        if (h.size() > 1) h += ",";
-        h += json_quote(name) + ":{\"dtype\":\"F32\",\"shape\":[";
-        for (int i = 0; i < t.dim(); ++i) h += (i ? "," : "") + std::to_string(t.size(i));
         uint64_t bytes = (uint64_t)t.numel() * 4;
-        h += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bytes) + "]}";
+        header.entries.push_back({name, "F32", std::vector<uint64_t>(t.shape().begin(), t.shape().end()), offset,
+                                  offset + bytes});
         offset += bytes;
     }
-    h += "}";
+    std::string h = format_safetensors_header(header);
     h.append((8 - h.size() % 8) % 8, ' ');  // the data section starts at a multiple of 8
 
     std::string out;
@@ -110,14 +118,15 @@ static std::string offsets_string(const SafeTensorsEntry& e) {
 SafeTensors decode_safetensors(const std::string& bytes, const std::string& source) {
     const uint64_t size = bytes.size();
     if (size < 8)
-        fail(source, ": file is ", size, " bytes, too short for safetensors: expected at least 8 bytes "
-             "(the u64 header length)");
+        refuse(Kind::Truncated, source, ": file is ", size,
+               " bytes, too short for safetensors: expected at least 8 bytes (the u64 header length)");
     uint64_t n = 0;
     for (int i = 7; i >= 0; --i) n = (n << 8) | (unsigned char)bytes[i];
     if (n > size - 8)
-        fail(source, ": header length ", n, " is larger than the ", size - 8,
-             " bytes that follow it (file size ", size, ")");
-    if (n > kMaxHeaderBytes) fail(source, ": header length ", n, " is above the limit of ", kMaxHeaderBytes, " bytes");
+        refuse(Kind::Truncated, source, ": header length ", n, " is larger than the ", size - 8,
+               " bytes that follow it (file size ", size, ")");
+    if (n > kMaxHeaderBytes)
+        refuse(Kind::HeaderSize, source, ": header length ", n, " is above the limit of ", kMaxHeaderBytes, " bytes");
 
     SafeTensorsHeader h = parse_safetensors_header(bytes.substr(8, n), source);
     const uint64_t data_start = 8 + n, data_size = size - data_start;
@@ -125,17 +134,18 @@ SafeTensors decode_safetensors(const std::string& bytes, const std::string& sour
     for (const SafeTensorsEntry& e : h.entries) {
         const std::string what = source + ": tensor '" + e.name + "'";
         if (e.dtype != "F32") {
-            if (is_known_dtype(e.dtype)) fail(what, " has dtype ", e.dtype, "; only F32 is supported");
-            fail(what, " has unknown dtype ", json_quote(e.dtype));
+            if (is_known_dtype(e.dtype)) refuse(Kind::Dtype, what, " has dtype ", e.dtype, "; only F32 is supported");
+            refuse(Kind::Dtype, what, " has unknown dtype ", json_quote(e.dtype));
         }
-        if (e.begin > e.end) fail(what, ": data_offsets ", offsets_string(e), " end before they begin");
-        if (e.end > data_size)
-            fail(what, ": data_offsets ", offsets_string(e), " reach past the data section (", data_size, " bytes)");
+        if (e.begin > e.end) refuse(Kind::Offsets, what, ": data_offsets ", offsets_string(e), " end before they begin");
+        if (e.end > data_size)  // the file ends before this tensor does
+            refuse(Kind::Truncated, what, ": data_offsets ", offsets_string(e), " reach past the data section (",
+                   data_size, " bytes)");
         uint64_t want = 0;
-        if (!shape_bytes(e.shape, want)) fail(what, " has shape ", shape_string(e.shape), ", too large");
+        if (!shape_bytes(e.shape, want)) refuse(Kind::Shape, what, " has shape ", shape_string(e.shape), ", too large");
         if (want != e.end - e.begin)
-            fail(what, " has shape ", shape_string(e.shape), " (", want / 4, " elements, ", want,
-                 " bytes as F32) but data_offsets ", offsets_string(e), " span ", e.end - e.begin, " bytes");
+            refuse(Kind::Shape, what, " has shape ", shape_string(e.shape), " (", want / 4, " elements, ", want,
+                   " bytes as F32) but data_offsets ", offsets_string(e), " span ", e.end - e.begin, " bytes");
     }
 
     // The tensors must tile [0, data_size): sorted by (begin, end), each starts where the last ended.
@@ -148,16 +158,16 @@ SafeTensors decode_safetensors(const std::string& bytes, const std::string& sour
     const SafeTensorsEntry* prev = nullptr;
     for (const SafeTensorsEntry* e : order) {
         if (e->begin < covered)
-            fail(source, ": tensors '", prev->name, "' ", offsets_string(*prev), " and '", e->name, "' ",
-                 offsets_string(*e), " overlap");
+            refuse(Kind::Overlap, source, ": tensors '", prev->name, "' ", offsets_string(*prev), " and '", e->name,
+                   "' ", offsets_string(*e), " overlap");
         if (e->begin > covered)
-            fail(source, ": bytes [", covered, ", ", e->begin, ") of the data section before tensor '", e->name,
-                 "' belong to no tensor");
+            refuse(Kind::Gap, source, ": bytes [", covered, ", ", e->begin, ") of the data section before tensor '",
+                   e->name, "' belong to no tensor");
         covered = e->end;
         prev = e;
     }
     if (covered != data_size)
-        fail(source, ": the data section holds ", data_size, " bytes but the tensors cover only ", covered);
+        refuse(Kind::Gap, source, ": the data section holds ", data_size, " bytes but the tensors cover only ", covered);
 
     SafeTensors out;
     out.metadata = std::move(h.metadata);
@@ -175,7 +185,7 @@ SafeTensors decode_safetensors(const std::string& bytes, const std::string& sour
 
 SafeTensors load_safetensors(const std::string& path) {
     std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) fail(path, ": cannot open for reading: ", std::strerror(errno));
+    if (!f) refuse(Kind::Io, path, ": cannot open for reading: ", std::strerror(errno));
     std::string bytes;
     char buf[1 << 16];
     size_t got;
@@ -183,7 +193,7 @@ SafeTensors load_safetensors(const std::string& path) {
     bool failed = std::ferror(f);
     int err = errno;
     std::fclose(f);
-    if (failed) fail(path, ": read error: ", std::strerror(err));
+    if (failed) refuse(Kind::Io, path, ": read error: ", std::strerror(err));
     return decode_safetensors(bytes, path);
 }
 
@@ -205,7 +215,7 @@ struct TempFile {
 static void write_file_atomic(const std::string& path, const std::string& bytes) {
     TempFile tmp{path + ".tmp." + std::to_string((long)::getpid())};
     auto io_fail = [&](const char* step, int err) {
-        fail(path, ": cannot write checkpoint (", step, " '", tmp.path, "'): ", std::strerror(err));
+        refuse(Kind::Io, path, ": cannot write checkpoint (", step, " '", tmp.path, "'): ", std::strerror(err));
     };
     int fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {

@@ -28,17 +28,55 @@
 //
 // Only F32 is supported (Tensor is float32). Reading a file with another dtype (F16, BF16, I64,
 // ...) fails with a message naming the tensor and its dtype. Every check on a file we read fails
-// with an fw::Error naming the file and what was wrong; a corrupt or truncated file never crashes.
+// with a SafeTensorsError naming the file and what was wrong, and carrying the KIND of problem
+// (below) for code and tests to check; a corrupt or truncated file never crashes.
 #pragma once
 
 #include <map>
+#include <ostream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "core/tensor.h"
 
 namespace fw {
+
+// Why a file was refused. The message says it in words; the kind says it to a program (e.g. a
+// trainer that falls back to an older checkpoint when the newest is Truncated or fails Checksum).
+struct SafeTensorsError : Error {
+    enum class Kind {
+        Io,          // cannot open, read or write the file
+        Truncated,   // the file ends early: under 8 bytes, or before the header or a tensor ends
+        HeaderSize,  // the header length is above the 100 MB limit
+        Json,        // the header is not JSON: syntax, invalid UTF-8, a NUL byte, no leading '{'
+        Schema,      // JSON, but not a safetensors header: wrong type, unknown/missing/duplicate key,
+                     // a negative or fractional number, data_offsets not [begin, end]
+        Dtype,       // a dtype other than F32
+        Shape,       // a shape too large, or one that disagrees with its data_offsets
+        Offsets,     // data_offsets that end before they begin
+        Overlap,     // two tensors share bytes
+        Gap,         // bytes of the data section that belong to no tensor
+        Metadata,    // (checkpoints) a missing or malformed __metadata__ entry, format or version
+        Checksum,    // (checkpoints) a tensor's bytes fail their stored CRC-32
+        NonFinite,   // (checkpoints) a tensor holds NaN or Inf
+    };
+    Kind kind;
+    SafeTensorsError(Kind kind, const std::string& message) : Error(message), kind(kind) {}
+};
+
+const char* to_string(SafeTensorsError::Kind kind);  // "Truncated", ...
+inline std::ostream& operator<<(std::ostream& os, SafeTensorsError::Kind kind) { return os << to_string(kind); }
+
+// fail() with a kind: refuse(Kind::Dtype, path, ": tensor '", name, "' has dtype ", dtype).
+template <typename... Parts>
+[[noreturn]] void refuse(SafeTensorsError::Kind kind, const Parts&... parts) {
+    std::ostringstream os;
+    (os << ... << parts);
+    throw SafeTensorsError(kind, os.str());
+}
 
 struct SafeTensors {
     NamedTensors tensors;                          // in data-section order (= the order written)
@@ -49,11 +87,12 @@ struct SafeTensors {
 // names) and `metadata` to `path` ATOMICALLY:
 // the bytes go to "<path>.tmp.<pid>" in the same folder, are fflush'ed and fsync'ed, and then
 // renamed over `path`. A crash at any moment leaves either the old file or the new one. On any
-// error the temp file is removed and an fw::Error names the file.
+// error the temp file is removed and an fw::Error names the file (a SafeTensorsError of kind Io
+// when the file system refused).
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
-// Reads and validates a whole file. Throws fw::Error("<path>: ...") on anything malformed.
+// Reads and validates a whole file. Throws SafeTensorsError("<path>: ...") on anything malformed.
 SafeTensors load_safetensors(const std::string& path);
 
 // The same two, in memory: the complete file as bytes. `source` names the bytes in error

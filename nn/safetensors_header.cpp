@@ -1,327 +1,289 @@
-// A strict recursive-descent reader for exactly the safetensors header (see safetensors_header.h):
+// The safetensors header, read through nlohmann-json's SAX interface (why: safetensors_header.h).
+// nlohmann checks that the bytes are JSON; HeaderReader checks that the JSON is exactly
 //
-//   header   := '{' [ member (',' member)* ] '}' ws*        (must start with '{', no leading ws)
+//   header   := '{' [ member (',' member)* ] '}' ws*        (first byte '{', no NUL byte anywhere)
 //   member   := string ':' ( tensor | metadata )            (metadata iff the key is "__metadata__")
-//   tensor   := '{' three members "dtype": string, "shape": uints, "data_offsets": uints, any order '}'
+//   tensor   := '{' "dtype": string, "shape": uints, "data_offsets": [uint, uint], any order '}'
 //   metadata := '{' [ string ':' string (',' ...)* ] '}'
 //   uints    := '[' [ uint (',' uint)* ] ']'                 uint: JSON integer >= 0, fits in u64
 //
-// with JSON whitespace allowed between tokens. Anything else is an error with a byte offset.
+// with no key twice in one object.
 #include "nn/safetensors_header.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <set>
 
-#include "core/error.h"
+#include <nlohmann/json.hpp>
+
+#include "nn/safetensors.h"
 
 namespace fw {
 
-// ---------------------------------------------------------------------------------------------
-// UTF-8: 1 to 4 bytes per code point.
-//   U+0000..U+007F      0xxxxxxx
-//   U+0080..U+07FF      110xxxxx 10xxxxxx                     lead C2..DF (C0, C1 are overlongs)
-//   U+0800..U+FFFF      1110xxxx 10xxxxxx 10xxxxxx            lead E0..EF, no D800..DFFF
-//   U+10000..U+10FFFF   11110xxx 10xxxxxx 10xxxxxx 10xxxxxx   lead F0..F4
-// Returns the length of the sequence starting at s[i], or 0 if it is not valid.
-static size_t utf8_sequence_length(const std::string& s, size_t i) {
-    auto byte = [&](size_t k) { return k < s.size() ? (unsigned char)s[k] : 0u; };
-    auto cont = [&](size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {  // past the end reads 0: not a cont
-        unsigned b = byte(k);
-        return b >= lo && b <= hi;
-    };
-    unsigned c = byte(i);
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;  // overlong; surrogates
-        return cont(i + 1, lo, hi) && cont(i + 2) ? 3 : 0;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;  // overlong; > U+10FFFF
-        return cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-    }
-    return 0;
-}
-
-bool is_valid_utf8(const std::string& s) {
-    for (size_t i = 0; i < s.size();) {
-        size_t n = utf8_sequence_length(s, i);
-        if (n == 0) return false;
-        i += n;
-    }
-    return true;
-}
-
-static void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out += (char)cp;
-    } else if (cp < 0x800) {
-        out += (char)(0xC0 | (cp >> 6));
-        out += (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += (char)(0xE0 | (cp >> 12));
-        out += (char)(0x80 | ((cp >> 6) & 0x3F));
-        out += (char)(0x80 | (cp & 0x3F));
-    } else {
-        out += (char)(0xF0 | (cp >> 18));
-        out += (char)(0x80 | ((cp >> 12) & 0x3F));
-        out += (char)(0x80 | ((cp >> 6) & 0x3F));
-        out += (char)(0x80 | (cp & 0x3F));
-    }
-}
+using json = nlohmann::json;
+using Kind = SafeTensorsError::Kind;
 
 std::string json_quote(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"') out += "\\\"";
-        else if (c == '\\') out += "\\\\";
-        else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else out += (char)c;
-    }
-    return out + "\"";
+    return json(s).dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
 }
 
-// ---------------------------------------------------------------------------------------------
 namespace {
 
-class HeaderParser {
-public:
-    HeaderParser(const std::string& s, const std::string& source) : s_(s), source_(source) {}
+// A pointer into the header that notes how far nlohmann's reader has read, so that an error
+// found in a SAX event can say where it is. The reader looks at most one byte ahead (it reads
+// the byte after a number to see that the number has ended), hence "near" in those messages.
+struct TrackedChar {
+    using iterator_category = std::input_iterator_tag;
+    using value_type = char;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const char*;
+    using reference = const char&;
 
-    SafeTensorsHeader header() {
-        SafeTensorsHeader h;
-        expect('{', "at the start of the header");  // the spec: the header MUST begin with '{'
-        std::set<std::string> keys;
-        skip_ws();
-        if (!accept('}')) {
-            do {
-                skip_ws();
-                size_t key_at = pos_;
-                std::string key = string();
-                if (!keys.insert(key).second) error_at(key_at, "duplicate key " + json_quote(key));
-                skip_ws();
-                expect(':', "after a key");
-                skip_ws();
-                if (key == "__metadata__") {
-                    h.metadata = metadata();
-                } else {
-                    SafeTensorsEntry e = tensor();
-                    e.name = key;
-                    h.entries.push_back(std::move(e));
-                }
-                skip_ws();
-            } while (accept(','));
-            expect('}', "after a member of the header object (or a missing ',')");
+    const char* p;
+    const char** read_to;  // one past the last byte read
+
+    const char& operator*() const {
+        *read_to = p + 1;
+        return *p;
+    }
+    TrackedChar& operator++() {
+        ++p;
+        return *this;
+    }
+    bool operator==(const TrackedChar& o) const { return p == o.p; }
+    bool operator!=(const TrackedChar& o) const { return p != o.p; }
+};
+
+// "'x'" for a printable byte, "byte 0x07" otherwise.
+std::string describe_byte(unsigned char c) {
+    char buf[16];
+    if (c >= 0x20 && c < 0x7F) std::snprintf(buf, sizeof buf, "'%c'", c);
+    else std::snprintf(buf, sizeof buf, "byte 0x%02x", c);
+    return buf;
+}
+
+// nlohmann's message without its "[json.exception.parse_error.101] parse error at line 1,
+// column 6: " prefix (we give byte offsets instead), and with bytes outside printable ASCII as
+// \xNN: its "last read: '...'" part quotes the raw input, which may be invalid UTF-8.
+std::string library_message(const json::exception& ex) {
+    std::string m = ex.what();
+    size_t p = m.find("] ");
+    if (p != std::string::npos) m.erase(0, p + 2);
+    if (m.rfind("parse error", 0) == 0 && (p = m.find(": ")) != std::string::npos) m.erase(0, p + 2);
+    std::string out;
+    for (unsigned char c : m) {
+        if (c >= 0x20 && c < 0x7F) {
+            out += (char)c;
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
         }
-        skip_ws();  // the padding
-        if (pos_ != s_.size()) error("unexpected " + found() + " after the header object");
-        return h;
+    }
+    return out;
+}
+
+// Builds the header from nlohmann's SAX events. Each event arrives in one place of the fixed
+// shape (`in_`), and anything that does not belong there throws at once, so the parse never
+// goes deeper than header -> entry -> array. The events are public: nlohmann calls them.
+class HeaderReader {
+public:
+    HeaderReader(const std::string& header, const std::string& source)
+        : header_(header), source_(source), read_to_(header.data()) {}
+
+    SafeTensorsHeader read() {
+        // What nlohmann would let through (see safetensors_header.h).
+        if (header_.empty() || header_[0] != '{')
+            syntax_error(0, "expected '{' at the start of the header, found " +
+                                (header_.empty() ? std::string("the end of the header") : describe_byte(header_[0])));
+        size_t nul = header_.find('\0');
+        if (nul != std::string::npos) syntax_error(nul, "a NUL byte (JSON allows none, not even inside a string)");
+
+        const char* b = header_.data();
+        bool ok = json::sax_parse(TrackedChar{b, &read_to_}, TrackedChar{b + header_.size(), &read_to_}, this);
+        FW_ASSERT(ok, "every refusal throws");
+        return std::move(h_);
+    }
+
+    // --- SAX events ------------------------------------------------------------------------
+    bool null() { return unexpected("null"); }
+    bool boolean(bool b) { return unexpected(b ? "true" : "false"); }
+    bool number_integer(json::number_integer_t v) {  // only negative integers arrive here
+        return unexpected("the negative number " + (v == 0 ? std::string("-0") : std::to_string(v)));
+    }
+    bool number_unsigned(json::number_unsigned_t v) {
+        if (in_ != In::Array) return unexpected("the number " + std::to_string(v));
+        array_.push_back(v);
+        return true;
+    }
+    // A fraction, an exponent, or an integer above 2^64 - 1 (nlohmann reads those as doubles).
+    bool number_float(json::number_float_t, const std::string& text) {
+        bool integer = text.find_first_of(".eE") == std::string::npos;
+        return unexpected(integer ? "the integer " + text + ", which does not fit in 64 bits" : "the number " + text);
+    }
+    bool string(std::string& s) {
+        if (in_ == In::Entry && field_ == "dtype") entry_.dtype = s;
+        else if (in_ == In::Metadata) h_.metadata[meta_key_] = s;
+        else return unexpected("a string");
+        return true;
+    }
+    bool binary(json::binary_t&) { return unexpected("binary data"); }  // only from binary formats
+
+    bool start_object(std::size_t) {
+        if (in_ == In::Top) {
+            in_ = In::Header;
+        } else if (in_ == In::Header && name_ == "__metadata__") {
+            in_ = In::Metadata;
+        } else if (in_ == In::Header) {
+            in_ = In::Entry;
+            entry_ = SafeTensorsEntry{};
+            entry_.name = name_;
+            std::fill(std::begin(seen_), std::end(seen_), false);
+        } else {
+            return unexpected("an object");
+        }
+        return true;
+    }
+    bool key(std::string& k) {
+        if (in_ == In::Header) {
+            if (!names_.insert(k).second) schema_error("duplicate key " + json_quote(k) + " in the header object");
+            name_ = k;
+        } else if (in_ == In::Entry) {
+            int f = 0;
+            while (f < 3 && k != kFields[f]) ++f;
+            if (f == 3)
+                schema_error(tensor() + ": unknown key " + json_quote(k) + " in its entry (allowed: dtype, shape, data_offsets)");
+            if (seen_[f]) schema_error(tensor() + ": duplicate key " + json_quote(k) + " in its entry");
+            seen_[f] = true;
+            field_ = k;
+        } else {
+            FW_ASSERT(in_ == In::Metadata);
+            if (h_.metadata.count(k)) schema_error("duplicate key " + json_quote(k) + " in __metadata__");
+            meta_key_ = k;
+        }
+        return true;
+    }
+    bool end_object() {
+        if (in_ == In::Entry) {
+            for (int f = 0; f < 3; ++f)
+                if (!seen_[f]) schema_error(tensor() + ": its entry has no \"" + kFields[f] + "\"");
+            h_.entries.push_back(std::move(entry_));
+            in_ = In::Header;
+        } else {
+            in_ = in_ == In::Metadata ? In::Header : In::Done;  // Done: nlohmann checks only ws follows
+        }
+        return true;
+    }
+
+    bool start_array(std::size_t) {
+        if (in_ != In::Entry || field_ == "dtype") return unexpected("an array");
+        in_ = In::Array;
+        array_.clear();
+        return true;
+    }
+    bool end_array() {
+        in_ = In::Entry;
+        if (field_ == "shape") {
+            entry_.shape = array_;
+        } else {
+            if (array_.size() != 2)
+                schema_error(tensor() + ": data_offsets must be [begin, end], found " + std::to_string(array_.size()) +
+                             " numbers");
+            entry_.begin = array_[0];
+            entry_.end = array_[1];
+        }
+        return true;
+    }
+
+    bool parse_error(std::size_t position, const std::string&, const json::exception& ex) {
+        syntax_error(position > 0 ? position - 1 : 0, library_message(ex));  // position: 1-based
     }
 
 private:
-    const std::string& s_;
+    enum class In { Top, Header, Entry, Metadata, Array, Done };
+
+    const std::string& header_;
     const std::string& source_;
-    size_t pos_ = 0;
+    const char* read_to_;
+    In in_ = In::Top;
+    std::string name_, field_, meta_key_;  // the current key in the header, an entry, __metadata__
+    std::set<std::string> names_;          // the keys seen in the header object
+    static constexpr const char* kFields[3] = {"dtype", "shape", "data_offsets"};
+    bool seen_[3] = {};                    // which of kFields the current entry has had
+    SafeTensorsEntry entry_;
+    std::vector<uint64_t> array_;
+    SafeTensorsHeader h_;
 
-    [[noreturn]] void error_at(size_t at, const std::string& what) const {
-        fail(source_, ": malformed safetensors header at byte ", at, " of the header (file offset ",
-             at + 8, "): ", what);
-    }
-    [[noreturn]] void error(const std::string& what) const { error_at(pos_, what); }
+    std::string tensor() const { return "tensor '" + name_ + "'"; }
 
-    // What is at the current position, for messages: "'x'", "byte 0x07", "the end of the header".
-    std::string found() const {
-        if (pos_ >= s_.size()) return "the end of the header";
-        unsigned char c = (unsigned char)s_[pos_];
-        char buf[16];
-        if (c >= 0x20 && c < 0x7F) std::snprintf(buf, sizeof buf, "'%c'", c);
-        else std::snprintf(buf, sizeof buf, "byte 0x%02x", c);
-        return buf;
+    [[noreturn]] void syntax_error(size_t at, const std::string& what) const {
+        refuse(Kind::Json, source_, ": malformed safetensors header at byte ", at, " of the header (file offset ", at + 8,
+               "): ", what);
+    }
+    [[noreturn]] void schema_error(const std::string& what) const {
+        size_t at = (size_t)(read_to_ - header_.data());
+        at = at > 0 ? at - 1 : 0;
+        refuse(Kind::Schema, source_, ": safetensors header: ", what, " (near byte ", at, " of the header, file offset ",
+               at + 8, ")");
     }
 
-    bool at_end() const { return pos_ >= s_.size(); }
-    void skip_ws() {
-        while (!at_end() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
-    }
-    bool accept(char c) {
-        if (!at_end() && s_[pos_] == c) {
-            ++pos_;
-            return true;
+    // A value of the wrong type for where it stands: say what belongs there.
+    [[noreturn]] bool unexpected(const std::string& found) const {
+        switch (in_) {
+            case In::Header:
+                if (name_ == "__metadata__") schema_error("__metadata__ must be an object of strings, found " + found);
+                schema_error(tensor() + ": its entry must be an object {\"dtype\", \"shape\", \"data_offsets\"}, found " + found);
+            case In::Metadata:
+                schema_error("__metadata__ values must be strings; " + json_quote(meta_key_) + " is " + found);
+            case In::Entry:
+                if (field_ == "dtype") schema_error(tensor() + ": dtype must be a string, found " + found);
+                schema_error(tensor() + ": " + field_ + " must be an array of non-negative integers, found " + found);
+            case In::Array:
+                schema_error(tensor() + ": " + field_ + " must hold non-negative integers, found " + found);
+            default:
+                schema_error("the header must be a JSON object, found " + found);  // the first byte is '{'
         }
-        return false;
-    }
-    void expect(char c, const char* where) {
-        if (!accept(c)) error(std::string("expected '") + c + "' " + where + ", found " + found());
-    }
-
-    // string := '"' (char | escape)* '"'; raw bytes must be valid UTF-8, control chars escaped.
-    std::string string() {
-        if (at_end() || s_[pos_] != '"') error("expected a string, found " + found());
-        ++pos_;
-        std::string out;
-        for (;;) {
-            if (at_end()) error("unterminated string");
-            unsigned char c = (unsigned char)s_[pos_];
-            if (c == '"') {
-                ++pos_;
-                return out;
-            }
-            if (c < 0x20) error("control character " + found() + " inside a string");
-            if (c == '\\') {
-                ++pos_;
-                escape(out);
-                continue;
-            }
-            size_t n = utf8_sequence_length(s_, pos_);
-            if (n == 0) error("invalid UTF-8 (" + found() + ") inside a string");
-            out.append(s_, pos_, n);
-            pos_ += n;
-        }
-    }
-
-    // After a backslash: one of  \" \\ \/ \b \f \n \r \t \uXXXX (surrogate pairs joined).
-    void escape(std::string& out) {
-        if (at_end()) error("unterminated escape");
-        char c = s_[pos_++];
-        switch (c) {
-            case '"': out += '"'; return;
-            case '\\': out += '\\'; return;
-            case '/': out += '/'; return;
-            case 'b': out += '\b'; return;
-            case 'f': out += '\f'; return;
-            case 'n': out += '\n'; return;
-            case 'r': out += '\r'; return;
-            case 't': out += '\t'; return;
-            case 'u': break;
-            default: --pos_; error("invalid escape \\" + found());
-        }
-        uint32_t cp = hex4();
-        if (cp >= 0xDC00 && cp <= 0xDFFF) error("lone low surrogate in \\u escape");
-        if (cp >= 0xD800 && cp <= 0xDBFF) {  // high surrogate: a \uDC00..\uDFFF must follow
-            if (!(accept('\\') && accept('u'))) error("high surrogate not followed by a \\u low surrogate");
-            uint32_t lo = hex4();
-            if (lo < 0xDC00 || lo > 0xDFFF) error("high surrogate not followed by a low surrogate");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        }
-        append_utf8(out, cp);
-    }
-    uint32_t hex4() {
-        uint32_t v = 0;
-        for (int k = 0; k < 4; ++k) {
-            if (at_end()) error("unterminated \\u escape");
-            char c = s_[pos_];
-            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-            if (d < 0) error("expected a hex digit in \\u escape, found " + found());
-            v = v * 16 + (uint32_t)d;
-            ++pos_;
-        }
-        return v;
-    }
-
-    // uint := '0' | [1-9][0-9]*, no sign, fraction or exponent, at most 2^64 - 1.
-    uint64_t uint() {
-        if (at_end() || s_[pos_] < '0' || s_[pos_] > '9') error("expected a non-negative integer, found " + found());
-        size_t start = pos_;
-        uint64_t v = 0;
-        while (!at_end() && s_[pos_] >= '0' && s_[pos_] <= '9') {
-            uint64_t d = (uint64_t)(s_[pos_] - '0');
-            if (v > (UINT64_MAX - d) / 10) error_at(start, "integer does not fit in 64 bits");
-            v = v * 10 + d;
-            ++pos_;
-        }
-        if (s_[start] == '0' && pos_ - start > 1) error_at(start, "integer with a leading zero");
-        if (!at_end() && (s_[pos_] == '.' || s_[pos_] == 'e' || s_[pos_] == 'E'))
-            error("expected an integer, found a fraction or exponent");
-        return v;
-    }
-
-    std::vector<uint64_t> uint_array() {
-        std::vector<uint64_t> v;
-        expect('[', "to open an array of integers");
-        skip_ws();
-        if (accept(']')) return v;
-        do {
-            skip_ws();
-            v.push_back(uint());
-            skip_ws();
-        } while (accept(','));
-        expect(']', "to close an array of integers");
-        return v;
-    }
-
-    // {"dtype": "F32", "shape": [..], "data_offsets": [b, e]} with the keys in any order.
-    SafeTensorsEntry tensor() {
-        SafeTensorsEntry e;
-        size_t open_at = pos_;
-        expect('{', "to open a tensor entry");
-        bool has_dtype = false, has_shape = false, has_offsets = false;
-        skip_ws();
-        if (!accept('}')) {
-            do {
-                skip_ws();
-                size_t key_at = pos_;
-                std::string key = string();
-                skip_ws();
-                expect(':', "after a key");
-                skip_ws();
-                bool* seen = key == "dtype" ? &has_dtype : key == "shape" ? &has_shape
-                           : key == "data_offsets" ? &has_offsets : nullptr;
-                if (!seen) error_at(key_at, "unknown key " + json_quote(key) + " in a tensor entry");
-                if (*seen) error_at(key_at, "duplicate key " + json_quote(key) + " in a tensor entry");
-                *seen = true;
-                if (key == "dtype") {
-                    e.dtype = string();
-                } else if (key == "shape") {
-                    e.shape = uint_array();
-                } else {
-                    size_t at = pos_;
-                    std::vector<uint64_t> off = uint_array();
-                    if (off.size() != 2) error_at(at, "data_offsets must hold 2 integers [begin, end]");
-                    e.begin = off[0];
-                    e.end = off[1];
-                }
-                skip_ws();
-            } while (accept(','));
-            expect('}', "after a member of a tensor entry (or a missing ',')");
-        }
-        if (!has_dtype || !has_shape || !has_offsets)
-            error_at(open_at, std::string("tensor entry without ") +
-                                  (!has_dtype ? "\"dtype\"" : !has_shape ? "\"shape\"" : "\"data_offsets\""));
-        return e;
-    }
-
-    // {"key": "value", ...}: strings only, as the safetensors spec requires.
-    std::map<std::string, std::string> metadata() {
-        std::map<std::string, std::string> m;
-        expect('{', "to open __metadata__");
-        skip_ws();
-        if (accept('}')) return m;
-        do {
-            skip_ws();
-            size_t key_at = pos_;
-            std::string key = string();
-            skip_ws();
-            expect(':', "after a key");
-            skip_ws();
-            if (at_end() || s_[pos_] != '"')
-                error("__metadata__ values must be strings; " + json_quote(key) + " has " + found());
-            std::string value = string();
-            if (!m.emplace(key, value).second) error_at(key_at, "duplicate key " + json_quote(key) + " in __metadata__");
-            skip_ws();
-        } while (accept(','));
-        expect('}', "after a member of __metadata__ (or a missing ',')");
-        return m;
     }
 };
 
 }  // namespace
 
-SafeTensorsHeader parse_safetensors_header(const std::string& json, const std::string& source) {
-    return HeaderParser(json, source).header();
+SafeTensorsHeader parse_safetensors_header(const std::string& header, const std::string& source) {
+    return HeaderReader(header, source).read();
+}
+
+// ---------------------------------------------------------------------------------------------
+// writing
+
+// dump() refuses invalid UTF-8 (type_error 316) without saying which string; so check each.
+static void check_utf8(const std::string& s, const char* what) {
+    try {
+        (void)json(s).dump();
+    } catch (const json::type_error&) {
+        fail("save_safetensors: ", what, " ", json_quote(s), " is not valid UTF-8");
+    }
+}
+
+std::string format_safetensors_header(const SafeTensorsHeader& h) {
+    // ordered_json keeps the insertion order (json would sort the keys).
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    if (!h.metadata.empty()) {
+        nlohmann::ordered_json& m = j["__metadata__"] = nlohmann::ordered_json::object();
+        for (const auto& [k, v] : h.metadata) {
+            check_utf8(k, "metadata key");
+            check_utf8(v, "metadata value");
+            m[k] = v;
+        }
+    }
+    for (const SafeTensorsEntry& e : h.entries) {
+        check_utf8(e.name, "tensor name");
+        nlohmann::ordered_json& entry = j[e.name];
+        entry["dtype"] = e.dtype;
+        entry["shape"] = e.shape;
+        entry["data_offsets"] = {e.begin, e.end};
+    }
+    return j.dump();  // compact: no spaces, no newlines
 }
 
 }  // namespace fw

@@ -131,7 +131,7 @@ TORCH_MIN_TIME       ?= 10
 BENCH_FILTER         ?=
 BENCH_RESULTS        ?= $(BUILD)/bench/results
 
-.PHONY: all test build-tests examples walkthrough train train-quick bench bench-quick bench-build bench-run deps-bench help clean deps-test info data classifier
+.PHONY: all test build-tests examples walkthrough train train-quick bench bench-quick bench-build bench-run deps-bench help clean deps-test info data classifier torch-check deps-torch
 
 all: build-tests
 
@@ -288,6 +288,20 @@ $(BUILD)/bench/bench_%: $(BUILD)/bench/bench_%.o $(BENCH_SUPPORT) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $< $(BENCH_SUPPORT) $(LIB) $(LDFLAGS) $(BENCH_LIBS) $(LDLIBS)
 
+# Our checkpoints in PyTorch and back (examples/pytorch/README.md), not part of `make test`:
+# train UNet-S briefly, compare our noise predictions with the PyTorch mirror's on fixed inputs
+# (max |ours - torch| <= 5e-5 x RMS), continue the run with torchrun on 2 CPU processes, and read
+# the result back with sample_mnist and train_mnist --resume. Work files in $(TORCH_CHECK_OUT).
+TORCH_CHECK_OUT ?= $(BUILD)/torch-check
+
+deps-torch:
+	@scripts/ensure-packages.sh "make torch-check: PyTorch for examples/pytorch/ddpm_torch.py" python3-torch python3-numpy
+
+torch-check: deps-test deps-torch info
+	@$(MAKE) --no-print-directory data DATASET=mnist
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist $(BUILD)/examples/predict_eps
+	examples/pytorch/check.sh $(BUILD) data/mnist $(TORCH_CHECK_OUT) $(SYSTEM_PYTHON)
+
 help:
 	@echo "Targets:"
 	@echo "  make test           install missing packages, build, run the doctest suite"
@@ -303,6 +317,8 @@ help:
 	@echo "  make data DATASET=fashion   Fashion-MNIST IDX files into data/fashion/ (Debian dataset-fashion-mnist)"
 	@echo "  make classifier     train the LeNet classifier evaluate uses -> $(CLASSIFIER)"
 	@echo "  make walkthrough    build and run examples/walkthrough: the DDPM equations on one image (out/walkthrough)"
+	@echo "  make torch-check    install PyTorch; check that examples/pytorch/ddpm_torch.py predicts our noise (<= 5e-5 x RMS),"
+	@echo "                      continues a run with torchrun (2 CPU processes) and hands it back to train_mnist"
 	@echo "  make info           what this configuration builds and which optional parts were found"
 	@echo "  make clean          remove build/"
 	@echo "Variables: DEBUG=1, USE_CUDA=auto|0|1|emulate (CUDA backend; auto = when nvcc is on PATH; emulate = on the host, for tests), CXX=..., DATASET=mnist|fashion, OUT=dir, TRAIN_FLAGS=..., and for bench: BENCH_MIN_TIME,"

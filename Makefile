@@ -148,7 +148,8 @@ test: deps-test info
 	@$(MAKE) --no-print-directory -j$(NPROC) build-tests
 	$(TEST_BIN)
 
-build-tests: $(TEST_BIN)
+# The suite also runs train_mnist and sample_mnist as programs (tests/test_programs.cpp).
+build-tests: $(TEST_BIN) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist
 
 examples: $(EXAMPLES)
 

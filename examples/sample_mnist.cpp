@@ -5,19 +5,46 @@
 //
 // DDPM is Algorithm 2 with all 1000 steps (Eq. 18); DDIM takes K steps (Eq. 20, eta = 0).
 // Writes OUT.png (a grid) and OUT-idx3-ubyte (the images as IDX, for examples/evaluate or any
-// MNIST tool) and reports images/s.
+// MNIST tool) and reports images/s. The images have the size the model was trained on (the
+// checkpoint records it). Checked before sampling: the checkpoint (its CRC-32s, finite values,
+// settings) and that OUT's folder is writable; Ctrl-C stops the sampler within a step and
+// writes nothing.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/error.h"
-#include "core/idx.h"
 #include "core/parallel.h"
 #include "examples/common/ddpm_trainer.h"
 #include "examples/common/flags.h"
 #include "examples/common/images.h"
+#include "examples/common/interrupt.h"
+#include "examples/common/outputs.h"
 #include "nn/checkpoint.h"
 
 using namespace fw;
+
+namespace {
+
+// The EMA model of a train_mnist checkpoint, with the architecture its settings describe.
+std::unique_ptr<nn::UNet> ema_model_of(const Checkpoint& ck) {
+    nn::UNetConfig cfg = nn::UNetConfig::small();
+    cfg.base = (int)ck.setting_int("base", 1, 4096);
+    cfg.mid = (int)ck.setting_int("mid", 1, 4096);
+    cfg.groups = (int)ck.setting_int("groups", 1, 4096);
+    std::unique_ptr<nn::UNet> net;
+    try {
+        Generator unused(0);
+        net = std::make_unique<nn::UNet>(cfg, unused);
+    } catch (const Error& e) {
+        fail("checkpoint ", ck.path, ": its settings base = ", cfg.base, ", mid = ", cfg.mid, ", groups = ", cfg.groups,
+             " do not describe a UNet: ", e.what());
+    }
+    load_into(net->parameters(), ck, "ema.", "the EMA model");
+    return net;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     std::string ckpt = "out/mnist/checkpoint.safetensors", out = "out/mnist/sampled", sampler = "ddpm", device = "cpu";
@@ -35,6 +62,7 @@ int main(int argc, char** argv) {
     p.add_int("threads", &threads, "threads (0 = all cores)", 0, 256);
     p.add_string("device", &device, "where to sample (cuda: the CUDA backend, one GPU)", {"cpu", "cuda"});
     p.add_bool("no-clip", &no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines reach a pipe or a log file as they happen
     try {
         if (!p.parse(argc, argv)) return 0;
     } catch (const std::exception& e) {  // the parser's messages start with the program's name
@@ -42,38 +70,39 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
+        interrupt::install();
         if (threads > 0) set_num_threads((int)threads);
         const Device dev = flags::device_from_flag(device);
-        Checkpoint ck = read_checkpoint(ckpt);
-        auto setting = [&](const char* key) -> std::string {
-            auto it = ck.meta.find(key);
-            if (it == ck.meta.end()) fail("checkpoint ", ckpt, ": has no '", key, "' setting (not written by train_mnist?)");
-            return it->second;
-        };
-        nn::UNetConfig cfg = nn::UNetConfig::small();
-        cfg.base = std::stoi(setting("base"));
-        cfg.mid = std::stoi(setting("mid"));
-        cfg.groups = std::stoi(setting("groups"));
-        Generator unused(0);
-        nn::UNet net(cfg, unused);
-        load_into(net.parameters(), ck, "ema.", "the EMA model");
-        net.to(dev);
-        diffusion::Schedule sch = train::make_schedule(setting("schedule"));
+        const Checkpoint ck = read_checkpoint(ckpt);
+        std::unique_ptr<nn::UNet> net = ema_model_of(ck);
+        net->to(dev);
+        const diffusion::Schedule sch = train::make_schedule(ck.setting("schedule"));
+        int64_t rows = 28, cols = 28;
+        if (ck.has("image_rows") || ck.has("image_cols")) {
+            rows = ck.setting_int("image_rows", 1, 4096);
+            cols = ck.setting_int("image_cols", 1, 4096);
+        } else {
+            std::fprintf(stderr, "sample_mnist: %s records no image size (an older checkpoint): drawing 28 x 28\n",
+                         ckpt.c_str());
+        }
+        const std::string folder = std::filesystem::path(out).parent_path().string();
+        outputs::ensure_writable_dir(folder.empty() ? "." : folder, "--out");
 
+        std::printf("sample_mnist: drawing %lld images of %lld x %lld with %s on %s\n", (long long)n, (long long)rows,
+                    (long long)cols, sampler.c_str(), device_name(dev));
         Generator gen((uint64_t)seed);
         auto t0 = std::chrono::steady_clock::now();
-        Tensor x = train::sample_images(net, sch, n, 28, 28, sampler, steps, gen, !no_clip,
-                                         train::sigma_from_flag(sigma));
+        Tensor x = train::sample_images(*net, sch, n, rows, cols, sampler, steps, gen, !no_clip,
+                                        train::sigma_from_flag(sigma));
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         images::write_grid_png(out + ".png", x, 10);
-        std::vector<uint8_t> bytes(x.numel());
-        data::unit_range_to_bytes(x.data(), x.numel(), bytes.data());
-        write_idx_images(out + "-idx3-ubyte", n, 28, 28, bytes.data());
-        std::printf("sample_mnist: %lld images with %s (%lld steps) on %s in %.1f s: %.2f images/s; wrote %s.png and "
-                    "%s-idx3-ubyte\n",
-                    (long long)n, sampler.c_str(), (long long)(sampler == "ddpm" ? 1000 : steps), device_name(dev), s, n / s,
-                    out.c_str(), out.c_str());
+        outputs::write_samples_idx(out + "-idx3-ubyte", x);
+        std::printf("sample_mnist: %lld steps in %.1f s: %.2f images/s; wrote %s.png and %s-idx3-ubyte\n",
+                    (long long)(sampler == "ddpm" ? 1000 : steps), s, n / s, out.c_str(), out.c_str());
         return 0;
+    } catch (const interrupt::Interrupted& e) {
+        std::fprintf(stderr, "sample_mnist: %s; nothing written\n", e.what());
+        return interrupt::exit_status(e.signal);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sample_mnist: %s\n", e.what());
         return 2;

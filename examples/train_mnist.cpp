@@ -5,8 +5,14 @@
 // While it runs: a one-line progress bar (step, smoothed loss, images/s, elapsed, ETA) and a CSV
 // log (OUT/log.csv: step, loss, lr, grad_norm, images_per_s). Checkpoints (OUT/checkpoint.safetensors,
 // written atomically) every --ckpt-every steps, at the end, and on Ctrl-C / SIGTERM; --resume
-// continues from it exactly. A NaN or Inf loss stops the run, naming the step, and leaves the last
-// good checkpoint alone.
+// continues from it exactly: flags left out take the checkpoint's values, and a run setting given
+// with another value is refused (naming each one), since the result would be a different run.
+// A NaN or Inf loss or gradient stops the run, naming the step (and the parameter and index), and
+// leaves the last good checkpoint alone; no checkpoint with a non-finite value is ever written.
+// Ctrl-C at any moment stops promptly: during training it saves the checkpoint first; during the
+// sample grids it saves too and skips the pictures; a second Ctrl-C ends the process at once.
+// Everything that can be checked up front (flags, --device, the data, a writable --out, the
+// checkpoint's settings) is checked before the first step.
 //
 // Pictures in OUT (all from the EMA weights):
 //   forward_process.png   a few real digits noised by Eq. 6 at t = 0, 100, ..., 1000
@@ -14,11 +20,11 @@
 //   samples.png           the final grid; samples-idx3-ubyte the same images as IDX (any MNIST tool)
 //   reverse_process.png   x_t (top rows) and the predicted x_0 (bottom rows) along the final sampler
 //   loss.png              the loss curve (log scale)
-#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -31,15 +37,15 @@
 #include "examples/common/ddpm_trainer.h"
 #include "examples/common/flags.h"
 #include "examples/common/images.h"
+#include "examples/common/interrupt.h"
+#include "examples/common/outputs.h"
 #include "examples/common/progress.h"
+#include "nn/checkpoint.h"
 
 using namespace fw;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::atomic<int> g_signal{0};
-void on_signal(int sig) { g_signal = sig; }
 
 struct Options {
     // The defaults are what `make train` runs; README "Why the defaults" says why.
@@ -61,7 +67,27 @@ void truncate_log(const std::string& path, int64_t step) {
     while (std::getline(in, line))
         if (std::atoll(line.c_str()) <= step) kept += line + "\n";
     in.close();
-    std::ofstream(path, std::ios::trunc) << kept;
+    std::ofstream out(path, std::ios::trunc);
+    out << kept << std::flush;
+    if (!out) fail("cannot rewrite ", path, ": ", std::strerror(errno));
+}
+
+// The run settings to train with: the flags' values, or, when resuming, the checkpoint's for every
+// flag left out. A run setting given on the command line with another value than the checkpoint's
+// is refused, all of them named at once.
+train::TrainConfig resumed_config(const train::TrainConfig& from_flags, const flags::Parser& p, const std::string& ckpt) {
+    const Checkpoint ck = read_checkpoint(ckpt);
+    train::TrainConfig saved = train::config_from_checkpoint(ck, from_flags);
+    const std::vector<train::RunSetting> want = train::run_settings(from_flags), have = train::run_settings(saved);
+    std::string differ;
+    for (size_t i = 0; i < want.size(); ++i)
+        if (p.given(want[i].flag.substr(2)) && want[i].value != have[i].value)
+            differ += "\n  " + want[i].flag + ": the checkpoint has " + have[i].key + " = " + have[i].value +
+                      ", the command line " + want[i].value;
+    if (!differ.empty())
+        fail(ckpt, " was trained with other settings; --resume would not continue the same run:", differ,
+             "\nleave those flags out to continue it, or choose another --out for a new run");
+    return saved;
 }
 
 // The forward process on a few real digits: Eq. 6 at t = 0, 100, 200, ..., 1000.
@@ -79,20 +105,19 @@ void write_forward_png(const std::string& path, const data::Split& train, const 
     images::write_rows_png(path, rows);
 }
 
-void write_samples_idx(const std::string& path, const Tensor& x) {
-    std::vector<uint8_t> bytes(x.numel());
-    data::unit_range_to_bytes(x.data(), x.numel(), bytes.data());
-    write_idx_images(path, x.size(0), (int)x.size(2), (int)x.size(3), bytes.data());
-}
-
-int run(const Options& o) {
-    fs::create_directories(o.out);
+int run(const Options& o, const flags::Parser& p) {
+    // Everything that can fail is checked before the first step: the device, the data, the output
+    // folder, the checkpoint and its settings.
+    interrupt::install();
+    const Device device = flags::device_from_flag(o.device);
+    if (o.threads > 0) set_num_threads((int)o.threads);
+    data::Dataset ds = data::load_dataset(o.data);
+    outputs::ensure_writable_dir(o.out, "--out");
     const std::string ckpt = o.out + "/checkpoint.safetensors", log_path = o.out + "/log.csv";
+    const bool resuming = o.resume && fs::exists(ckpt);
     if (!o.resume && fs::exists(ckpt))
         fail(ckpt, " already exists: pass --resume to continue that run, or choose another --out");
-    if (o.threads > 0) set_num_threads((int)o.threads);
 
-    data::Dataset ds = data::load_dataset(o.data);
     train::TrainConfig cfg;
     cfg.steps = o.steps;
     cfg.batch = o.batch;
@@ -106,64 +131,77 @@ int run(const Options& o) {
     cfg.base = o.base;
     cfg.mid = o.mid;
     cfg.schedule = o.schedule;
-    cfg.device = flags::device_from_flag(o.device);
+    cfg.device = device;
+    if (resuming) cfg = resumed_config(cfg, p, ckpt);
     train::DdpmTrainer trainer(cfg, ds.train);
     std::printf("[train] %lld training images from %s; UNet %lld/%lld wide, %lld parameters; on %s (%d CPU threads)\n",
-                (long long)ds.train.n, o.data.c_str(), (long long)o.base, (long long)o.mid,
+                (long long)ds.train.n, o.data.c_str(), (long long)cfg.base, (long long)cfg.mid,
                 (long long)trainer.model().num_parameters(), device_name(cfg.device), num_threads());
 
-    if (o.resume && fs::exists(ckpt)) {
-        trainer.load(ckpt);
+    if (resuming) {
+        trainer.load(ckpt);  // checks the data and every setting again, then the tensors
         truncate_log(log_path, trainer.step_count());
-        std::printf("[train] resumed %s at step %lld\n", ckpt.c_str(), (long long)trainer.step_count());
+        std::printf("[train] resumed %s at step %lld of %lld\n", ckpt.c_str(), (long long)trainer.step_count(),
+                    (long long)cfg.steps);
     } else {
-        std::ofstream(log_path, std::ios::trunc) << "step,loss,lr,grad_norm,images_per_s\n";
+        std::ofstream header(log_path, std::ios::trunc);
+        header << "step,loss,lr,grad_norm,images_per_s" << std::endl;
+        if (!header) fail("writing ", log_path, ": ", std::strerror(errno));
         write_forward_png(o.out + "/forward_process.png", ds.train, trainer.schedule());
     }
-    if (trainer.step_count() >= o.steps) std::printf("[train] already at step %lld of %lld\n", (long long)trainer.step_count(), (long long)o.steps);
+    if (trainer.step_count() >= cfg.steps)
+        std::printf("[train] already at step %lld of %lld\n", (long long)trainer.step_count(), (long long)cfg.steps);
 
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
     std::ofstream log(log_path, std::ios::app);
-    progress::Bar bar(o.steps, trainer.step_count(), isatty(1));
-    std::vector<double> curve_x, curve_y;
+    if (!log) fail("cannot open ", log_path, " for appending: ", std::strerror(errno));
+    progress::Bar bar(cfg.steps, trainer.step_count(), isatty(1));
     const int64_t first = trainer.step_count();
     auto t_start = std::chrono::steady_clock::now();
+    // Ctrl-C / SIGTERM: save the checkpoint of the last finished step, then stop.
+    auto stop = [&](int sig) {
+        bar.finish();
+        trainer.save(ckpt);
+        std::printf("[train] signal %d: saved %s at step %lld; continue with --resume\n", sig, ckpt.c_str(),
+                    (long long)trainer.step_count());
+        return interrupt::exit_status(sig);
+    };
 
-    while (trainer.step_count() < o.steps) {
+    while (trainer.step_count() < cfg.steps) {
+        if (int sig = interrupt::received()) return stop(sig);
         auto t0 = std::chrono::steady_clock::now();
         float loss;
         try {
             loss = trainer.step();
-        } catch (const train::NonFiniteLoss& e) {
+        } catch (const train::NonFiniteStep& e) {
             bar.finish();
-            std::fprintf(stderr, "[train] stopped: %s; the last good checkpoint (%s) is kept\n", e.what(), ckpt.c_str());
+            std::fprintf(stderr, "train_mnist: stopped: %s; the last good checkpoint (%s) is kept\n", e.what(), ckpt.c_str());
             return 3;
         }
         const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const int64_t s = trainer.step_count();
-        const double ips = o.batch / dt;
+        const double ips = cfg.batch / dt;
         bar.update(s, loss, ips);
         log << s << "," << loss << "," << trainer.last_lr() << "," << trainer.last_grad_norm() << "," << ips << std::endl;
-        if (s % o.ckpt_every == 0 || s == o.steps) trainer.save(ckpt);
-        if (o.sample_every > 0 && s % o.sample_every == 0 && s < o.steps) {
-            Generator g(777);
-            Tensor x = train::sample_images(trainer.ema_model(), trainer.schedule(), 64, 28, 28, "ddim", 50, g, !o.no_clip);
-            images::write_grid_png(o.out + "/samples_step" + std::to_string(s) + ".png", x, 8);
-        }
-        if (g_signal) {
-            bar.finish();
-            trainer.save(ckpt);
-            std::printf("[train] signal %d: saved %s at step %lld; continue with --resume\n", (int)g_signal,
-                        ckpt.c_str(), (long long)s);
-            return 130;
+        if (!log) fail("writing ", log_path, " at step ", s, ": ", std::strerror(errno));
+        if (s % o.ckpt_every == 0 || s == cfg.steps) trainer.save(ckpt);
+        if (o.sample_every > 0 && s % o.sample_every == 0 && s < cfg.steps) {
+            try {
+                Generator g(777);
+                Tensor x = train::sample_images(trainer.ema_model(), trainer.schedule(), 64, ds.train.rows, ds.train.cols,
+                                                "ddim", 50, g, !o.no_clip);
+                images::write_grid_png(o.out + "/samples_step" + std::to_string(s) + ".png", x, 8);
+            } catch (const interrupt::Interrupted& e) {
+                return stop(e.signal);
+            }
         }
     }
     bar.finish();
     log.close();
+    if (!log) fail("closing ", log_path, ": ", std::strerror(errno));
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
     // The loss curve, from the whole CSV (this run and any run it resumed).
+    std::vector<double> curve_x, curve_y;
     {
         std::ifstream in(log_path);
         std::string line;
@@ -182,6 +220,7 @@ int run(const Options& o) {
     // Final samples from the EMA weights, with the reverse process of the first few recorded.
     std::printf("[train] sampling %lld images (%s, %lld steps) from the EMA weights\n", (long long)o.samples,
                 o.sampler.c_str(), (long long)(o.sampler == "ddpm" ? 1000 : o.sample_steps));
+    std::fflush(stdout);
     const int shown = (int)std::min<int64_t>(4, std::min<int64_t>(o.samples, 64));  // rows of reverse_process.png
     std::vector<Tensor> xt_row[4], x0_row[4];
     const int64_t n_steps = o.sampler == "ddpm" ? 1000 : o.sample_steps, every = std::max<int64_t>(1, n_steps / 10);
@@ -193,20 +232,27 @@ int run(const Options& o) {
             x0_row[r].push_back(slice(x0_hat, 0, r, r + 1).to(Device::CPU));
         }
     };
-    Generator g((uint64_t)o.seed + 4242);
+    Generator g((uint64_t)cfg.seed + 4242);
     auto ts = std::chrono::steady_clock::now();
-    Tensor x = train::sample_images(trainer.ema_model(), trainer.schedule(), o.samples, 28, 28, o.sampler, o.sample_steps, g,
-                                    !o.no_clip, train::sigma_from_flag(o.sigma), record);
+    Tensor x;
+    try {
+        x = train::sample_images(trainer.ema_model(), trainer.schedule(), o.samples, ds.train.rows, ds.train.cols, o.sampler,
+                                 o.sample_steps, g, !o.no_clip, train::sigma_from_flag(o.sigma), record);
+    } catch (const interrupt::Interrupted& e) {  // the checkpoint of the last step is already saved
+        std::printf("[train] signal %d while sampling: nothing more written; %s holds step %lld (run again with "
+                    "--resume to draw the samples)\n", e.signal, ckpt.c_str(), (long long)trainer.step_count());
+        return interrupt::exit_status(e.signal);
+    }
     const double sample_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
     images::write_grid_png(o.out + "/samples.png", x, 10);
-    write_samples_idx(o.out + "/samples-idx3-ubyte", x);
+    outputs::write_samples_idx(o.out + "/samples-idx3-ubyte", x);
     std::vector<std::vector<Tensor>> rev;
     for (int r = 0; r < shown; ++r) rev.push_back(xt_row[r]);
     for (int r = 0; r < shown; ++r) rev.push_back(x0_row[r]);
     images::write_rows_png(o.out + "/reverse_process.png", rev);
 
     std::printf("[train] done: %lld steps in %.0f s (%.1f images/s), smoothed loss %.4f; sampling took %.1f s\n",
-                (long long)(trainer.step_count() - first), wall, (trainer.step_count() - first) * o.batch / std::max(wall, 1e-9),
+                (long long)(trainer.step_count() - first), wall, (trainer.step_count() - first) * cfg.batch / std::max(wall, 1e-9),
                 curve_y.empty() ? NAN : curve_y.back(), sample_s);
     std::printf("[train] wrote %s/{samples.png, samples-idx3-ubyte, reverse_process.png, forward_process.png, loss.png, "
                 "log.csv, checkpoint.safetensors}\n", o.out.c_str());
@@ -242,7 +288,8 @@ int main(int argc, char** argv) {
     p.add_int("sample-steps", &o.sample_steps, "DDIM steps for the final samples", 1, 1000);
     p.add_string("sigma", &o.sigma, "DDPM's noise variance sigma_t^2 (Eq. 14): beta_t or beta_tilde_t", {"beta", "beta_tilde"});
     p.add_bool("no-clip", &o.no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
-    p.add_bool("resume", &o.resume, "continue the run in --out from its checkpoint");
+    p.add_bool("resume", &o.resume, "continue the run in --out from its checkpoint (flags left out take its settings)");
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines reach a pipe or a log file as they happen
     try {
         if (!p.parse(argc, argv)) return 0;
     } catch (const std::exception& e) {  // the parser's messages start with the program's name
@@ -250,7 +297,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        return run(o);
+        return run(o, p);
+    } catch (const interrupt::Interrupted& e) {
+        std::fprintf(stderr, "train_mnist: %s\n", e.what());
+        return interrupt::exit_status(e.signal);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "train_mnist: %s\n", e.what());
         return 2;

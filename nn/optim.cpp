@@ -103,8 +103,7 @@ void Adam::load_state(const NamedTensors& saved) {
     }
 }
 
-float clip_grad_norm(const NamedTensors& params, float max_norm) {
-    if (!(max_norm > 0.0f)) fail("clip_grad_norm: max_norm must be > 0, got ", max_norm);
+float grad_norm(const NamedTensors& params) {
     NoGradGuard no_grad;
     // total = sqrt(sum_p sum_i g_i^2): one sum_squares call per device over all its gradients
     double sq = 0.0;
@@ -119,7 +118,12 @@ float clip_grad_norm(const NamedTensors& params, float max_norm) {
         }
         if (!xs.empty()) sq += kernels_for(d).sum_squares(xs.data(), ns.data(), (int64_t)xs.size());
     }
-    const double total = std::sqrt(sq);
+    return (float)std::sqrt(sq);
+}
+
+float clip_grad_norm(const NamedTensors& params, float max_norm) {
+    if (!(max_norm > 0.0f)) fail("clip_grad_norm: max_norm must be > 0, got ", max_norm);
+    const double total = grad_norm(params);
     // coef = max_norm / (total + 1e-6), applied only when it shrinks
     const double coef = max_norm / (total + 1e-6);
     if (coef < 1.0) {
@@ -131,6 +135,19 @@ float clip_grad_norm(const NamedTensors& params, float max_norm) {
         }
     }
     return (float)total;
+}
+
+std::string find_non_finite_grad(const NamedTensors& params) {
+    for (const auto& [name, p] : params) {
+        Tensor g = p.grad();
+        if (!g.defined()) continue;
+        const std::vector<float> v = g.to_vector();  // from any device
+        for (size_t i = 0; i < v.size(); ++i)
+            if (!std::isfinite(v[i]))
+                return "the gradient of '" + name + "' " + to_string(g.shape()) + " holds " + std::to_string(v[i]) +
+                       " at index " + std::to_string(i);
+    }
+    return "";
 }
 
 float linear_warmup_lr(float base_lr, int64_t step, int64_t warmup_steps) {

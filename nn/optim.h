@@ -73,8 +73,17 @@ public:
 //   total = sqrt(sum over parameters and elements of g^2)       (accumulated in double)
 //   coef  = max_norm / (total + 1e-6);  if coef < 1: g = g * coef for every gradient
 // Returns `total`, the norm BEFORE clipping (log it: spikes show up there). Parameters without a
-// gradient are ignored.
+// gradient are ignored. A NaN or Inf total scales nothing (coef < 1 is false for NaN), as in
+// PyTorch: the caller must check the returned norm (see find_non_finite_grad).
 float clip_grad_norm(const NamedTensors& params, float max_norm);
+
+// total = sqrt(sum over parameters and elements of g^2), the same reduction without the clipping.
+float grad_norm(const NamedTensors& params);
+
+// The first gradient element that is NaN or Inf, described for an error message:
+//   "the gradient of 'enc0.conv.weight' [8, 1, 3, 3] holds nan at index 17"
+// or "" when every gradient is finite. Copies each gradient to the host: for the error path only.
+std::string find_non_finite_grad(const NamedTensors& params);
 
 // Linear warm-up: the learning rate for update number `step` (1-indexed, the same t as Adam's):
 //   lr(step) = base_lr * min(1, step / warmup_steps)      (base_lr for warmup_steps <= 0)

@@ -1,6 +1,6 @@
 // Claims about training: the loss falls, a stopped-and-resumed run equals an uninterrupted one
-// bit for bit, a NaN loss stops the run, corrupt or mismatched checkpoints are refused, and the
-// command line rejects bad flags with messages that list what is allowed.
+// bit for bit, a NaN loss or a NaN gradient stops the run before any weight changes, and corrupt
+// or mismatched checkpoints are refused with every differing setting named.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -10,8 +10,8 @@
 
 #include "core/error.h"
 #include "examples/common/ddpm_trainer.h"
-#include "examples/common/flags.h"
 #include "examples/common/progress.h"
+#include "tests/file_util.h"
 #include "tests/tempdir.h"
 
 using namespace fw;
@@ -98,8 +98,75 @@ TEST_CASE("a NaN loss stops training with a message naming the step") {
     tr.step();
     Tensor w = tr.model().parameters()[0].second;
     w.data()[0] = NAN;  // poison the weights as a diverged run would
-    CHECK_THROWS_WITH_AS(tr.step(), doctest::Contains("at step 2"), train::NonFiniteLoss);
+    CHECK_THROWS_WITH_AS(tr.step(), doctest::Contains("at step 2"), train::NonFiniteStep);
     CHECK(tr.step_count() == 1);  // the failed step did not count
+}
+
+TEST_CASE("a finite loss with a NaN gradient stops the step before Adam, naming the parameter and index") {
+    fw::test::TempDir dir;
+    data::Split s = synthetic_split();
+    for (double clip : {1.0, 0.0}) {  // clipping on (a NaN norm would skip the scaling) and off
+        CAPTURE(clip);
+        train::TrainConfig c = tiny_config();
+        c.grad_clip = clip;
+        train::DdpmTrainer tr(c, s);
+        tr.step();
+        const std::vector<float> before = tr.model().parameters()[2].second.to_vector();
+        const float loss = tr.compute_gradients();
+        REQUIRE(std::isfinite(loss));
+        const auto [name, p] = tr.model().parameters()[2];  // a copy: parameters() returns a fresh list
+        p.grad().data()[5] = NAN;  // as an overflow inside backward would leave it
+        std::string message;
+        try {
+            tr.apply_update();
+        } catch (const train::NonFiniteStep& e) {
+            message = e.what();
+        }
+        CHECK(message == "gradient norm is nan at step 2: the gradient of '" + name + "' " + to_string(p.shape()) +
+                             " holds nan at index 5");
+        CHECK(tr.step_count() == 1);
+        CHECK(tr.model().parameters()[2].second.to_vector() == before);  // Adam never ran
+        for (const auto& [n, w] : tr.ema_model().parameters())
+            for (float v : w.to_vector()) REQUIRE(std::isfinite(v));
+    }
+}
+
+TEST_CASE("a checkpoint records every run setting and the data; each difference is named on load") {
+    fw::test::TempDir dir;
+    const std::string ck = dir.path() + "/ck.safetensors";
+    data::Split s = synthetic_split();
+    train::TrainConfig c = tiny_config();
+    c.lr = 1.7e-3;
+    c.grad_clip = 0.5;
+    c.ema_warmup = false;
+    train::DdpmTrainer tr(c, s);
+    tr.step();
+    tr.save(ck);
+
+    // Every setting reads back exactly (the values are written as shortest exact decimals).
+    train::TrainConfig back = train::config_from_checkpoint(read_checkpoint(ck), train::TrainConfig{});
+    std::vector<train::RunSetting> a = train::run_settings(c), b = train::run_settings(back);
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) CHECK_MESSAGE(a[i].value == b[i].value, a[i].key);
+    CHECK(a[2].value == "0.0017");
+
+    // Three settings changed: all three are named, with the flags that set them.
+    train::TrainConfig other = c;
+    other.lr = 2e-3;
+    other.warmup = 7;
+    other.grad_clip = 1.0;
+    train::DdpmTrainer different(other, s);
+    const std::string msg = fw::test::error_of([&] { different.load(ck); });
+    CHECK(fw::test::contains(msg, "lr = 0.0017 but this run has lr = 0.002 (--lr)"));
+    CHECK(fw::test::contains(msg, "warmup = 3 but this run has warmup = 7 (--warmup)"));
+    CHECK(fw::test::contains(msg, "grad_clip = 0.5 but this run has grad_clip = 1 (--clip)"));
+    CHECK(different.step_count() == 0);
+
+    // Other training images: the same run cannot continue on them.
+    data::Split s2 = synthetic_split();
+    s2.pixels[100] ^= 1;
+    train::DdpmTrainer other_data(c, s2);
+    CHECK(fw::test::contains(fw::test::error_of([&] { other_data.load(ck); }), "train_crc32 = "));
 }
 
 TEST_CASE("corrupt and mismatched checkpoints are refused with a message") {
@@ -113,50 +180,13 @@ TEST_CASE("corrupt and mismatched checkpoints are refused with a message") {
     train::TrainConfig other = tiny_config();
     other.batch = 4;
     train::DdpmTrainer different(other, s);
-    CHECK_THROWS_WITH_AS(different.load(ck), doctest::Contains("was trained with batch = 8 but this run has batch = 4"),
+    CHECK_THROWS_WITH_AS(different.load(ck), doctest::Contains("batch = 8 but this run has batch = 4 (--batch)"),
                          Error);
 
     const auto size = std::filesystem::file_size(ck);
     std::filesystem::resize_file(ck, size / 2);  // a torn file, as a crash without atomic writes would leave
     train::DdpmTrainer fresh(tiny_config(), s);
     CHECK_THROWS_AS(fresh.load(ck), Error);
-}
-
-TEST_CASE("flags: unknown flags and bad values are errors that say what is allowed") {
-    std::string data = "d", sampler = "ddim";
-    int64_t steps = 10;
-    double lr = 1e-3;
-    bool resume = false;
-    auto parser = [&] {
-        flags::Parser p("prog", "test");
-        p.add_string("data", &data, "folder");
-        p.add_string("sampler", &sampler, "sampler", {"ddpm", "ddim"});
-        p.add_int("steps", &steps, "steps", 1, 100);
-        p.add_float("lr", &lr, "learning rate", 1e-7, 1.0);
-        p.add_bool("resume", &resume, "resume");
-        return p;
-    };
-    auto parse = [&](std::vector<const char*> args) {
-        args.insert(args.begin(), "prog");
-        flags::Parser p = parser();
-        return p.parse((int)args.size(), const_cast<char**>(args.data()));
-    };
-    CHECK(parse({"--steps", "20", "--lr=0.01", "--resume", "--sampler", "ddpm"}));
-    CHECK(steps == 20);
-    CHECK(lr == 0.01);
-    CHECK(resume);
-    CHECK(sampler == "ddpm");
-    CHECK_THROWS_WITH_AS(parse({"--stpes", "3"}),
-                         "prog: unknown flag --stpes; allowed flags: --data, --sampler, --steps, --lr, --resume, --help", Error);
-    CHECK_THROWS_WITH_AS(parse({"--steps", "many"}), "prog: --steps many: not an integer", Error);
-    CHECK_THROWS_WITH_AS(parse({"--steps", "0"}), "prog: --steps 0: out of range; allowed: 1 to 100", Error);
-    CHECK_THROWS_WITH_AS(parse({"--sampler", "euler"}), "prog: --sampler euler: not an allowed value; allowed: ddpm, ddim",
-                         Error);
-    CHECK_THROWS_WITH_AS(parse({"--lr", "nan"}), "prog: --lr nan: not a finite number", Error);
-    CHECK_THROWS_WITH_AS(parse({"--steps"}), "prog: --steps needs a value", Error);
-    CHECK_THROWS_WITH_AS(parse({"--resume=yes"}), "prog: --resume takes no value", Error);
-    CHECK_THROWS_WITH_AS(parse({"extra"}), doctest::Contains("unexpected argument 'extra'"), Error);
-    CHECK(parser().help().find("--sampler {ddpm|ddim}") != std::string::npos);
 }
 
 TEST_CASE("the progress line shows step/total, loss, images/s, elapsed and ETA") {

@@ -1,11 +1,15 @@
 #include "examples/common/ddpm_trainer.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <zlib.h>
 
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "examples/common/interrupt.h"
 #include "nn/checkpoint.h"
 
 namespace fw::train {
@@ -30,6 +34,9 @@ DdpmTrainer::DdpmTrainer(const TrainConfig& cfg, const data::Split& train)
         fail("lr schedule '", cfg.lr_schedule, "': allowed: cosine, constant");
     if (train.n < cfg.batch)
         fail("training set has ", train.n, " images, fewer than one batch of ", cfg.batch);
+    if (train.rows % 4 != 0 || train.cols % 4 != 0)
+        fail("training images are ", train.rows, " x ", train.cols, "; the UNet needs sides that are multiples of 4 "
+             "(two 2x downsamplings)");
     Generator init((uint64_t)cfg.seed * 2);
     model_ = std::make_unique<nn::UNet>(unet_config(cfg), init);  // initialised on the CPU (same weights on any device)
     model_->to(cfg.device);  // before Adam and the EMA, which keep their state beside the parameters
@@ -62,22 +69,38 @@ void DdpmTrainer::fill_batch(int64_t step) {
 }
 
 float DdpmTrainer::step() {
+    const float loss = compute_gradients();
+    apply_update();
+    return loss;
+}
+
+float DdpmTrainer::compute_gradients() {
     fill_batch(step_);
     diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return model_->forward(xt, t); };
     Tensor loss = diffusion::l_simple(sch_, eps_theta, batch_, noise_gen_);  // Eq. 17
     const float value = loss.item();
     if (!std::isfinite(value))
-        throw NonFiniteLoss("loss is " + std::to_string(value) + " at step " + std::to_string(step_ + 1));
+        throw NonFiniteStep("loss is " + std::to_string(value) + " at step " + std::to_string(step_ + 1));
     model_->zero_grad();
     loss.backward();
-    last_grad_norm_ = cfg_.grad_clip > 0 ? nn::clip_grad_norm(model_->parameters(), (float)cfg_.grad_clip) : 0.0f;
+    return value;
+}
+
+void DdpmTrainer::apply_update() {
+    const NamedTensors params = model_->parameters();
+    // A finite loss can still have a NaN or Inf gradient (an overflow inside backward). Its norm
+    // is then NaN or Inf, which clipping cannot fix (coef < 1 is false for NaN): stop here, before
+    // Adam would write it into every weight and the next checkpoint.
+    last_grad_norm_ = cfg_.grad_clip > 0 ? nn::clip_grad_norm(params, (float)cfg_.grad_clip) : nn::grad_norm(params);
+    if (!std::isfinite(last_grad_norm_))
+        throw NonFiniteStep("gradient norm is " + std::to_string(last_grad_norm_) + " at step " +
+                            std::to_string(step_ + 1) + ": " + nn::find_non_finite_grad(params));
     last_lr_ = cfg_.lr_schedule == "cosine" ? nn::warmup_cosine_lr((float)cfg_.lr, step_ + 1, cfg_.warmup, cfg_.steps, 0.05f)
                                             : nn::linear_warmup_lr((float)cfg_.lr, step_ + 1, cfg_.warmup);
     adam_->set_lr(last_lr_);
     adam_->step();
     ema_->update(*model_);
     ++step_;
-    return value;
 }
 
 nn::UNet& DdpmTrainer::ema_model() {
@@ -90,12 +113,62 @@ nn::UNet& DdpmTrainer::ema_model() {
     return *ema_model_;
 }
 
-// The config keys that must match for a checkpoint to continue the same run.
-static std::map<std::string, std::string> identity_meta(const TrainConfig& c) {
-    return {{"batch", std::to_string(c.batch)},   {"seed", std::to_string(c.seed)},
-            {"base", std::to_string(c.base)},     {"mid", std::to_string(c.mid)},
-            {"groups", std::to_string(c.groups)}, {"schedule", c.schedule},
-            {"ema_decay", std::to_string(c.ema_decay)}};
+// A double as the shortest decimal text that reads back to the same bits (0.001, not 0.001000).
+static std::string exact_text(double v) {
+    char buf[40];
+    for (int precision = 15; precision <= 17; ++precision) {
+        std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
+    return buf;
+}
+
+std::vector<RunSetting> run_settings(const TrainConfig& c) {
+    return {{"steps", "--steps", std::to_string(c.steps)},
+            {"batch", "--batch", std::to_string(c.batch)},
+            {"lr", "--lr", exact_text(c.lr)},
+            {"warmup", "--warmup", std::to_string(c.warmup)},
+            {"lr_schedule", "--lr-schedule", c.lr_schedule},
+            {"ema_decay", "--ema", exact_text(c.ema_decay)},
+            {"ema_warmup", "--no-ema-warmup", c.ema_warmup ? "on" : "off"},
+            {"grad_clip", "--clip", exact_text(c.grad_clip)},
+            {"seed", "--seed", std::to_string(c.seed)},
+            {"base", "--base", std::to_string(c.base)},
+            {"mid", "--mid", std::to_string(c.mid)},
+            {"groups", "(UNet groups)", std::to_string(c.groups)},
+            {"schedule", "--schedule", c.schedule}};
+}
+
+TrainConfig config_from_checkpoint(const Checkpoint& ck, TrainConfig c) {
+    const int64_t big = 1'000'000'000'000;
+    c.steps = ck.setting_int("steps", 1, big);
+    c.batch = ck.setting_int("batch", 1, big);
+    c.lr = ck.setting_double("lr");
+    c.warmup = ck.setting_int("warmup", 0, big);
+    c.lr_schedule = ck.setting("lr_schedule");
+    c.ema_decay = ck.setting_double("ema_decay");
+    const std::string ema_warmup = ck.setting("ema_warmup");
+    if (ema_warmup != "on" && ema_warmup != "off")
+        fail("checkpoint ", ck.path, ": setting 'ema_warmup' = '", ema_warmup, "' is not on or off");
+    c.ema_warmup = ema_warmup == "on";
+    c.grad_clip = ck.setting_double("grad_clip");
+    c.seed = ck.setting_int("seed", 0, big);
+    c.base = ck.setting_int("base", 1, 1 << 16);
+    c.mid = ck.setting_int("mid", 1, 1 << 16);
+    c.groups = ck.setting_int("groups", 1, 1 << 16);
+    c.schedule = ck.setting("schedule");
+    return c;
+}
+
+// The training set, as the checkpoint records it: a resumed run must read the same images.
+static std::vector<RunSetting> data_settings(const data::Split& d) {
+    const uint32_t crc = (uint32_t)crc32_z(0, d.pixels.data(), d.pixels.size());
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", crc);
+    return {{"train_images", "--data", std::to_string(d.n)},
+            {"image_rows", "--data", std::to_string(d.rows)},
+            {"image_cols", "--data", std::to_string(d.cols)},
+            {"train_crc32", "--data", hex}};
 }
 
 void DdpmTrainer::save(const std::string& path) const {
@@ -106,23 +179,31 @@ void DdpmTrainer::save(const std::string& path) const {
     s.step = step_;
     s.rng_seed = noise_gen_.seed();
     s.rng_offset = noise_gen_.offset();
-    s.meta = identity_meta(cfg_);
-    s.meta["lr"] = std::to_string(cfg_.lr);
-    s.meta["warmup"] = std::to_string(cfg_.warmup);
-    s.meta["lr_schedule"] = cfg_.lr_schedule;
-    s.meta["steps"] = std::to_string(cfg_.steps);
+    for (const RunSetting& r : run_settings(cfg_)) s.meta[r.key] = r.value;
+    for (const RunSetting& r : data_settings(train_)) s.meta[r.key] = r.value;
     save_checkpoint(path, s);
 }
 
 void DdpmTrainer::load(const std::string& path) {
     Checkpoint ck = read_checkpoint(path);
-    for (const auto& [key, want] : identity_meta(cfg_)) {
-        auto it = ck.meta.find(key);
-        if (it == ck.meta.end()) fail("checkpoint ", path, ": has no '", key, "' setting; cannot check it continues this run");
-        if (it->second != want)
-            fail("checkpoint ", path, ": was trained with ", key, " = ", it->second, " but this run has ", key, " = ", want,
-                 "; use the same flags to resume, or another --out to start a new run");
+    std::vector<RunSetting> settings = run_settings(cfg_);
+    for (const RunSetting& r : data_settings(train_)) settings.push_back(r);
+    std::string missing, differ;
+    for (const RunSetting& r : settings) {
+        if (!ck.has(r.key)) {
+            missing += (missing.empty() ? "'" : ", '") + r.key + "'";
+            continue;
+        }
+        const std::string& saved = ck.setting(r.key);
+        if (saved != r.value)
+            differ += "\n  " + r.key + " = " + saved + " but this run has " + r.key + " = " + r.value + " (" + r.flag + ")";
     }
+    if (!missing.empty())
+        fail("checkpoint ", path, ": has no ", missing, " setting (written by an older version?); cannot check that it "
+             "continues this run: start a new run in another --out");
+    if (!differ.empty())
+        fail("checkpoint ", path, ": was trained with different settings; resuming would not continue the same run:", differ,
+             "\nuse the checkpoint's settings (leave those flags out), or another --out to start a new run");
     TrainState s;
     s.model = model_->parameters();
     s.ema = ema_->shadow();
@@ -151,10 +232,18 @@ Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_
         opts.clip_x0 = clip_x0;
         opts.sigma = sigma;
         opts.device = device;
-        if (start == 0) opts.on_step = on_step;
+        opts.on_step = [&](int t, const Tensor& xt, const Tensor& x0_hat) {
+            interrupt::throw_if_received();  // Ctrl-C stops the sampler after this step
+            if (start == 0 && on_step) on_step(t, xt, x0_hat);
+        };
         Tensor x = sampler == "ddpm" ? diffusion::ddpm_sample(sch, eps_theta, {m, 1, H, W}, gen, opts)
                                      : diffusion::ddim_sample(sch, eps_theta, {m, 1, H, W}, gen, (int)steps, 0.0, opts);
         const std::vector<float> values = x.to_vector();  // from the sampling device
+        // A model with overflowing weights draws NaN, which a PNG would show as black: say so.
+        for (size_t i = 0; i < values.size(); ++i)
+            if (!std::isfinite(values[i]))
+                fail("sampling produced ", values[i], " (image ", start + (int64_t)(i / (H * W)), ", pixel ",
+                     (int64_t)(i % (H * W)), "): the model's weights do not give finite predictions");
         std::memcpy(out.data() + start * H * W, values.data(), sizeof(float) * m * H * W);
     }
     return out;

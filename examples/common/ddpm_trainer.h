@@ -5,8 +5,8 @@
 //   loss  = L_simple(x_0): t ~ U{1..T}, eps ~ N(0, I),
 //           x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps   (Eq. 6),
 //           mean (eps - eps_theta(x_t, t))^2                    (Eq. 17)
-//   backward; clip the global gradient norm; Adam (linear warm-up, then cosine decay or constant);
-//   EMA of the weights.
+//   backward; the global gradient norm must be finite, then clip it; Adam (linear warm-up, then
+//   cosine decay or constant); EMA of the weights.
 //
 // Everything a step depends on is in the checkpoint or derived from the step number: the model,
 // the EMA, Adam's moments and step count, the noise generator's (seed, offset), and the data
@@ -21,6 +21,7 @@
 #include "core/rng.h"
 #include "diffusion/diffusion.h"
 #include "examples/common/mnist_data.h"
+#include "nn/checkpoint.h"
 #include "nn/ema.h"
 #include "nn/optim.h"
 #include "nn/unet.h"
@@ -43,23 +44,41 @@ struct TrainConfig {
     Device device = Device::CPU;  // where the model, the optimizer state and each step live
 };
 
-// Thrown by step() when the loss is NaN or Inf; the trainer's state is then not to be saved.
-struct NonFiniteLoss : std::runtime_error {
+// Thrown by step() when the loss or a gradient is NaN or Inf, before anything is updated. The
+// weights are then still those of the last good step, but the noise generator has moved on: the
+// trainer is not to be saved or stepped again (a finite loss with a NaN gradient must not reach
+// Adam, or the next checkpoint would hold NaN weights).
+struct NonFiniteStep : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+
+// One setting that defines a run: its checkpoint key, the train_mnist flag that sets it, and its
+// value as text (numbers written so that they read back exactly). A checkpoint stores them all;
+// a resumed run must have the same values, or it would not be the same run.
+struct RunSetting {
+    std::string key, flag, value;
+};
+std::vector<RunSetting> run_settings(const TrainConfig& c);
+
+// `c` with every run setting taken from checkpoint `ck` (errors name the checkpoint and the key).
+TrainConfig config_from_checkpoint(const Checkpoint& ck, TrainConfig c);
 
 class DdpmTrainer {
 public:
     DdpmTrainer(const TrainConfig& cfg, const data::Split& train);
 
-    float step();                          // one optimizer step; returns the loss
+    float step();                          // one optimizer step: compute_gradients() + apply_update()
+    // The two halves of a step, public so that a test can reach in between (poison a gradient):
+    float compute_gradients();             // next batch, L_simple (Eq. 17), backward; returns the loss
+    void apply_update();                   // finite-norm check, clip, Adam, EMA; then step_count() + 1
     int64_t step_count() const { return step_; }
     float last_lr() const { return last_lr_; }
     float last_grad_norm() const { return last_grad_norm_; }
 
-    // Checkpoint (safetensors, written atomically): model, EMA, Adam state, step, noise RNG, and
-    // the config, which load() checks (a different architecture, batch, seed or schedule would
-    // not continue the same run; a different step count or interval is fine).
+    // Checkpoint (safetensors, written atomically): model, EMA, Adam state, step, noise RNG, the
+    // run settings (run_settings) and the training set's size and CRC-32. load() refuses a file
+    // whose settings or data differ from this trainer's, naming every difference: the result would
+    // not be the run that was stopped.
     void save(const std::string& path) const;
     void load(const std::string& path);
 
@@ -91,6 +110,8 @@ private:
 
 // Samples n images of shape (1, H, W) from `net` with DDPM (Algorithm 2, 1000 steps) or DDIM
 // (Eq. 20, `steps` steps, eta 0), in chunks of at most 64 images. on_step sees the first chunk.
+// Each step polls interrupt::received() (throws interrupt::Interrupted after a Ctrl-C), and a
+// sample that is not finite is an error naming the image and pixel, not a black square.
 // Sampling runs on the device of net's parameters; the images come back on the CPU.
 // clip_x0 clips each step's predicted x_0 to the data range [-1, 1], as the original DDPM code
 // does when sampling: it keeps an imperfect eps_theta from driving pixels far outside the range.

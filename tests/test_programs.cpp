@@ -1,0 +1,263 @@
+// Claims about train_mnist and sample_mnist as PROGRAMS, run the way a user runs them (a child
+// process, tiny 8 x 8 data, a UNet 8/16 wide): their exit codes and messages on bad input, Ctrl-C
+// while training and while sampling, an output folder they cannot write, a resume with changed
+// settings, and poisoned or edited checkpoints. Each case takes a few seconds.
+//
+// Exit codes: 0 done, 2 bad input (the message says what), 3 training diverged, 130 Ctrl-C.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <memory>
+
+#include "core/cuda/backend.h"
+#include "core/idx.h"
+#include "tests/file_util.h"
+#include "tests/run_program.h"
+#include "tests/tempdir.h"
+
+using namespace fw;
+using fw::test::contains;
+using fw::test::ProgramRun;
+using fw::test::run_program;
+namespace fs = std::filesystem;
+
+namespace {
+
+// DIR/{train,t10k}-{images,labels}: n 8 x 8 "digits", a bright bar whose row depends on the index.
+void write_tiny_dataset(const std::string& dir, int64_t n = 48) {
+    std::vector<uint8_t> pixels((size_t)n * 64, 0), labels((size_t)n);
+    for (int64_t i = 0; i < n; ++i) {
+        for (int c = 1; c < 7; ++c) pixels[(size_t)(i * 64 + (i % 8) * 8 + c)] = 255;
+        labels[(size_t)i] = (uint8_t)(i % 10);
+    }
+    for (const char* split : {"train", "t10k"}) {
+        write_idx_images(dir + "/" + split + "-images-idx3-ubyte", n, 8, 8, pixels.data());
+        write_idx_labels(dir + "/" + split + "-labels-idx1-ubyte", n, labels.data());
+    }
+}
+
+// Flags for a tiny run on that data: everything small, one thread, DDIM with 5 steps at the end.
+std::vector<std::string> tiny_run(const std::string& data, const std::string& out, int64_t steps) {
+    return {"--data", data, "--out", out, "--steps", std::to_string(steps), "--batch", "8", "--base", "8", "--mid", "16",
+            "--warmup", "2", "--sample-every", "0", "--samples", "4", "--sampler", "ddim", "--sample-steps", "5",
+            "--threads", "1"};
+}
+
+std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+// Replaces the value of a flag already in args.
+void set_flag(std::vector<std::string>& args, const std::string& flag, const std::string& value) {
+    auto it = std::find(args.begin(), args.end(), flag);
+    REQUIRE(it + 1 < args.end());
+    *(it + 1) = value;
+}
+
+// What a failed check should show: the command's exit code and both streams.
+std::string shown(const ProgramRun& r) {
+    return "exit " + std::to_string(r.exit_code) + (r.timed_out ? " (timed out)" : "") + "\n--- stdout:\n" + r.out +
+           "\n--- stderr:\n" + r.err;
+}
+
+// A callback that sends `sig` once, on the first stdout line containing `marker`.
+fw::test::LineCallback signal_on(const std::string& marker, int sig = SIGINT) {
+    auto sent = std::make_shared<bool>(false);
+    return [=](pid_t child, const std::string& line) {
+        if (!*sent && contains(line, marker)) {
+            *sent = true;
+            ::kill(child, sig);
+        }
+    };
+}
+
+}  // namespace
+
+TEST_CASE("train_mnist: Ctrl-C while training saves a checkpoint; --resume with the same flags finishes the run") {
+    fw::test::TempDir dir;
+    const std::string data = dir.file("data"), out = dir.file("out");
+    fs::create_directories(data);
+    write_tiny_dataset(data);
+    // 1000 steps print a progress line every 50: the first one is the moment to press Ctrl-C.
+    ProgramRun r = run_program("train_mnist", tiny_run(data, out, 1000), signal_on("/1000"));
+    INFO(shown(r));
+    REQUIRE(r.exit_code == 130);
+    CHECK(contains(r.out, "saved " + out + "/checkpoint.safetensors at step"));
+    CHECK(fs::exists(out + "/checkpoint.safetensors"));
+    CHECK_FALSE(fs::exists(out + "/samples.png"));
+
+    // Resume with no run setting at all: each comes from the checkpoint.
+    ProgramRun again = run_program("train_mnist", {"--data", data, "--out", out, "--resume", "--threads", "1"});
+    INFO(shown(again));
+    CHECK(again.exit_code == 0);
+    CHECK(contains(again.out, "resumed " + out + "/checkpoint.safetensors at step"));
+    CHECK(contains(again.out, "of 1000"));
+    CHECK(fs::exists(out + "/samples.png"));
+    // log.csv: one row per step, no step twice (the rows after the checkpoint were dropped on resume)
+    const std::string log = fw::test::read_bytes(out + "/log.csv");
+    CHECK(std::count(log.begin(), log.end(), '\n') == 1001);
+}
+
+TEST_CASE("train_mnist: --resume with other run settings is refused, naming each flag and both values") {
+    fw::test::TempDir dir;
+    const std::string data = dir.file("data"), out = dir.file("out");
+    fs::create_directories(data);
+    write_tiny_dataset(data);
+    ProgramRun first = run_program("train_mnist", tiny_run(data, out, 3));
+    REQUIRE_MESSAGE(first.exit_code == 0, shown(first));
+    const std::string ckpt_before = fw::test::read_bytes(out + "/checkpoint.safetensors");
+
+    ProgramRun r = run_program("train_mnist", plus(tiny_run(data, out, 5), {"--resume", "--lr", "0.01", "--no-ema-warmup"}));
+    INFO(shown(r));
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "--steps: the checkpoint has steps = 3, the command line 5"));
+    CHECK(contains(r.err, "--lr: the checkpoint has lr = 0.001, the command line 0.01"));
+    CHECK(contains(r.err, "--no-ema-warmup: the checkpoint has ema_warmup = on, the command line off"));
+    CHECK(fw::test::read_bytes(out + "/checkpoint.safetensors") == ckpt_before);
+
+    // Without --resume an existing run is never overwritten.
+    ProgramRun fresh = run_program("train_mnist", tiny_run(data, out, 3));
+    CHECK_MESSAGE(fresh.exit_code == 2, shown(fresh));
+    CHECK(contains(fresh.err, "already exists: pass --resume"));
+}
+
+TEST_CASE("train_mnist: Ctrl-C during the final sampling stops promptly, writing no samples") {
+    fw::test::TempDir dir;
+    const std::string data = dir.file("data"), out = dir.file("out");
+    fs::create_directories(data);
+    write_tiny_dataset(data);
+    std::vector<std::string> args = tiny_run(data, out, 2);
+    set_flag(args, "--samples", "256");  // 4 x 1000 DDPM steps: seconds, not milliseconds
+    set_flag(args, "--sampler", "ddpm");
+    auto t_signal = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    auto send = signal_on("[train] sampling");
+    ProgramRun r = run_program("train_mnist", args, [&](pid_t child, const std::string& line) {
+        if (contains(line, "[train] sampling")) *t_signal = std::chrono::steady_clock::now();
+        send(child, line);
+    });
+    const double after_signal = std::chrono::duration<double>(std::chrono::steady_clock::now() - *t_signal).count();
+    INFO(shown(r));
+    CHECK(r.exit_code == 130);
+    // One sampler step of 64 tiny images takes milliseconds (tens under ASan): 5 s is "promptly"
+    // with a wide margin for a loaded machine; without the check it would run all 4,000 steps.
+    CHECK(after_signal < 5.0);
+    CHECK(contains(r.out, "while sampling: nothing more written"));
+    CHECK(fs::exists(out + "/checkpoint.safetensors"));
+    CHECK_FALSE(fs::exists(out + "/samples.png"));
+}
+
+TEST_CASE("train_mnist: problems are found before the first step, each naming its flag or file") {
+    fw::test::TempDir dir;
+    const std::string data = dir.file("data");
+    fs::create_directories(data);
+    write_tiny_dataset(data);
+    fw::test::write_bytes(dir.file("a_file"), "x");
+
+    SUBCASE("an --out that cannot be created") {
+        ProgramRun r = run_program("train_mnist", tiny_run(data, dir.file("a_file") + "/out", 3));
+        INFO(shown(r));
+        CHECK(r.exit_code == 2);
+        CHECK(contains(r.err, "--out " + dir.file("a_file") + "/out: cannot create the folder"));
+    }
+    SUBCASE("a log.csv that cannot be written (a full disk)") {
+        const std::string out = dir.file("out");
+        fs::create_directories(out);
+        fs::create_symlink("/dev/full", out + "/log.csv");
+        ProgramRun r = run_program("train_mnist", tiny_run(data, out, 3));
+        INFO(shown(r));
+        CHECK(r.exit_code == 2);
+        CHECK(contains(r.err, "log.csv: No space left on device"));
+    }
+    SUBCASE("a flag whose value is missing, or given twice") {
+        ProgramRun r = run_program("train_mnist", {"--data", "--out", dir.file("out")});
+        CHECK_MESSAGE(r.exit_code == 2, shown(r));
+        CHECK_MESSAGE(contains(r.err, "--data"), shown(r));
+        ProgramRun twice = run_program("train_mnist", {"--batch", "5", "--batch", "6", "--out", dir.file("out")});
+        CHECK_MESSAGE(twice.exit_code == 2, shown(twice));
+        CHECK_MESSAGE(contains(twice.err, "--batch"), shown(twice));
+        CHECK_FALSE(fs::exists(dir.file("out")));
+    }
+    SUBCASE("an IDX header that claims 20 million images") {
+        const std::string bad = dir.file("bad");
+        fs::create_directories(bad);
+        write_tiny_dataset(bad);
+        std::string bytes = fw::test::read_bytes(bad + "/train-images-idx3-ubyte");
+        bytes[4] = (char)0x01, bytes[5] = (char)0x31, bytes[6] = (char)0x2D, bytes[7] = 0;  // N = 20,000,000
+        fw::test::write_bytes(bad + "/train-images-idx3-ubyte", bytes);
+        ProgramRun r = run_program("train_mnist", tiny_run(bad, dir.file("out"), 3));
+        INFO(shown(r));
+        CHECK(r.exit_code == 2);
+        CHECK(contains(r.err, bad + "/train-images-idx3-ubyte"));
+        CHECK_FALSE(contains(r.err, "bad_alloc"));
+    }
+    SUBCASE("--device cuda without a usable GPU is refused before the output folder is made") {
+        if (cuda_available()) return;  // a machine with a GPU (or the emulated device) trains there
+        ProgramRun r = run_program("train_mnist", plus(tiny_run(data, dir.file("out"), 3), {"--device", "cuda"}));
+        INFO(shown(r));
+        CHECK(r.exit_code == 2);
+        CHECK(contains(r.err, "--device cuda: "));
+        CHECK_FALSE(fs::exists(dir.file("out")));
+    }
+}
+
+TEST_CASE("sample_mnist: samples at the trained size; refuses corrupt checkpoints and unwritable outputs up front") {
+    fw::test::TempDir dir;
+    const std::string data = dir.file("data"), out = dir.file("out"), ckpt = out + "/checkpoint.safetensors";
+    fs::create_directories(data);
+    write_tiny_dataset(data);
+    ProgramRun train = run_program("train_mnist", tiny_run(data, out, 3));
+    REQUIRE_MESSAGE(train.exit_code == 0, shown(train));
+
+    SUBCASE("a model trained on 8 x 8 images draws 8 x 8 samples") {
+        ProgramRun r = run_program("sample_mnist", {"--ckpt", ckpt, "--out", out + "/s", "--n", "3", "--sampler", "ddim",
+                                                    "--steps", "4", "--threads", "1"});
+        INFO(shown(r));
+        REQUIRE(r.exit_code == 0);
+        IdxImages im = read_idx_images(out + "/s-idx3-ubyte");
+        CHECK(im.n == 3);
+        CHECK(im.rows == 8);
+        CHECK(im.cols == 8);
+    }
+    SUBCASE("one flipped exponent bit in the weights is caught by the checksum") {
+        std::string bytes = fw::test::read_bytes(ckpt);
+        bytes[bytes.size() - 2] ^= 0x40;  // the high byte of the last float: its exponent
+        fw::test::write_bytes(ckpt, bytes);
+        ProgramRun r = run_program("sample_mnist", {"--ckpt", ckpt, "--out", out + "/s"});
+        INFO(shown(r));
+        CHECK(r.exit_code == 2);
+        CHECK(contains(r.err, ckpt));
+        CHECK(contains(r.err, "CRC"));
+        CHECK_FALSE(fs::exists(out + "/s.png"));
+    }
+    SUBCASE("a metadata value that is not a number names the setting") {
+        std::string bytes = fw::test::read_bytes(ckpt);
+        const size_t at = bytes.find("\"base\":\"8\"");
+        REQUIRE(at != std::string::npos);
+        bytes[at + 8] = 'q';
+        fw::test::write_bytes(ckpt, bytes);
+        ProgramRun r = run_program("sample_mnist", {"--ckpt", ckpt, "--out", out + "/s"});
+        INFO(shown(r));
+        CHECK(r.exit_code == 2);
+        CHECK(contains(r.err, "'base' = 'q'"));
+    }
+    SUBCASE("an --out folder that cannot be written is refused before sampling") {
+        fw::test::write_bytes(dir.file("a_file"), "x");
+        ProgramRun r = run_program("sample_mnist", {"--ckpt", ckpt, "--out", dir.file("a_file") + "/sub/s"});
+        INFO(shown(r));
+        CHECK(r.exit_code == 2);
+        CHECK(contains(r.err, "--out " + dir.file("a_file") + "/sub: cannot create the folder"));
+        CHECK_FALSE(contains(r.out, "drawing"));
+    }
+    SUBCASE("Ctrl-C while sampling stops within a step and writes nothing") {
+        ProgramRun r = run_program("sample_mnist", {"--ckpt", ckpt, "--out", out + "/s", "--n", "256", "--threads", "1"},
+                                   signal_on("sample_mnist: drawing"));
+        INFO(shown(r));
+        CHECK(r.exit_code == 130);
+        CHECK(contains(r.err, "stopped by signal 2 (Ctrl-C); nothing written"));
+        CHECK_FALSE(fs::exists(out + "/s.png"));
+    }
+}

@@ -148,8 +148,8 @@ test: deps-test info
 	@$(MAKE) --no-print-directory -j$(NPROC) build-tests
 	$(TEST_BIN)
 
-# The suite also runs train_mnist and sample_mnist as programs (tests/test_programs.cpp).
-build-tests: $(TEST_BIN) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist
+# The suite also runs train_mnist, sample_mnist and predict_eps as programs (tests/test_programs.cpp).
+build-tests: $(TEST_BIN) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist $(BUILD)/examples/predict_eps
 
 examples: $(EXAMPLES)
 

@@ -17,6 +17,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "examples/common/ddpm_trainer.h"
 #include "examples/common/flags.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
@@ -25,24 +26,6 @@
 using namespace fw;
 
 namespace {
-
-// The UNet a train_mnist checkpoint's settings describe, with its "<prefix>" weights loaded.
-std::unique_ptr<nn::UNet> unet_of(const Checkpoint& ck, const std::string& prefix, const std::string& what) {
-    nn::UNetConfig cfg = nn::UNetConfig::small();
-    cfg.base = (int)ck.setting_int("base", 1, 4096);
-    cfg.mid = (int)ck.setting_int("mid", 1, 4096);
-    cfg.groups = (int)ck.setting_int("groups", 1, 4096);
-    std::unique_ptr<nn::UNet> net;
-    try {
-        Generator unused(0);
-        net = std::make_unique<nn::UNet>(cfg, unused);
-    } catch (const Error& e) {
-        fail("checkpoint ", ck.path, ": its settings base = ", cfg.base, ", mid = ", cfg.mid, ", groups = ", cfg.groups,
-             " do not describe a UNet: ", e.what());
-    }
-    load_into(net->parameters(), ck, prefix, what);
-    return net;
-}
 
 const Tensor& input(const SafeTensors& in, const std::string& path, const std::string& name) {
     for (const auto& [n, t] : in.tensors)
@@ -86,7 +69,7 @@ int main(int argc, char** argv) {
         NoGradGuard no_grad;
         for (const std::string w : {"ema", "model"}) {
             if (weights != "both" && weights != w) continue;
-            std::unique_ptr<nn::UNet> net = unet_of(ck, w + ".", w == "ema" ? "the EMA model" : "the model");
+            std::unique_ptr<nn::UNet> net = train::unet_from_checkpoint(ck, w + ".", w == "ema" ? "the EMA model" : "the model");
             eps.emplace_back("eps." + w, net->forward(x, t));
         }
         save_safetensors(out, eps, {{"checkpoint", ckpt}, {"step", std::to_string(ck.step)}, {"by", "examples/predict_eps"}});

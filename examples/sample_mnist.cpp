@@ -24,27 +24,6 @@
 
 using namespace fw;
 
-namespace {
-
-// The EMA model of a train_mnist checkpoint, with the architecture its settings describe.
-std::unique_ptr<nn::UNet> ema_model_of(const Checkpoint& ck) {
-    nn::UNetConfig cfg = nn::UNetConfig::small();
-    cfg.base = (int)ck.setting_int("base", 1, 4096);
-    cfg.mid = (int)ck.setting_int("mid", 1, 4096);
-    cfg.groups = (int)ck.setting_int("groups", 1, 4096);
-    std::unique_ptr<nn::UNet> net;
-    try {
-        Generator unused(0);
-        net = std::make_unique<nn::UNet>(cfg, unused);
-    } catch (const Error& e) {
-        fail("checkpoint ", ck.path, ": its settings base = ", cfg.base, ", mid = ", cfg.mid, ", groups = ", cfg.groups,
-             " do not describe a UNet: ", e.what());
-    }
-    load_into(net->parameters(), ck, "ema.", "the EMA model");
-    return net;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     std::string ckpt = "out/mnist/checkpoint.safetensors", out = "out/mnist/sampled", sampler = "ddpm", device = "cpu";
@@ -74,7 +53,7 @@ int main(int argc, char** argv) {
         if (threads > 0) set_num_threads((int)threads);
         const Device dev = flags::device_from_flag(device);
         const Checkpoint ck = read_checkpoint(ckpt);
-        std::unique_ptr<nn::UNet> net = ema_model_of(ck);
+        std::unique_ptr<nn::UNet> net = train::unet_from_checkpoint(ck, "ema.", "the EMA model");
         net->to(dev);
         const diffusion::Schedule sch = train::make_schedule(ck.setting("schedule"));
         int64_t rows = 28, cols = 28;

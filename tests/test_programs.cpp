@@ -1,7 +1,8 @@
 // Claims about train_mnist and sample_mnist as PROGRAMS, run the way a user runs them (a child
 // process, tiny 8 x 8 data, a UNet 8/16 wide): their exit codes and messages on bad input, Ctrl-C
 // while training and while sampling, an output folder they cannot write, a resume with changed
-// settings, and poisoned or edited checkpoints. Each case takes a few seconds.
+// settings, and poisoned or edited checkpoints; predict_eps against the same forward pass in
+// process. Each case takes a few seconds.
 //
 // Exit codes: 0 done, 2 bad input (the message says what), 3 training diverged, 130 Ctrl-C.
 #include <doctest/doctest.h>
@@ -12,8 +13,13 @@
 #include <filesystem>
 #include <memory>
 
+#include "core/autograd.h"
 #include "core/cuda/backend.h"
 #include "core/idx.h"
+#include "core/ops.h"
+#include "core/parallel.h"
+#include "examples/common/ddpm_trainer.h"
+#include "nn/safetensors.h"
 #include "tests/file_util.h"
 #include "tests/run_program.h"
 #include "tests/tempdir.h"
@@ -260,4 +266,39 @@ TEST_CASE("sample_mnist: samples at the trained size; refuses corrupt checkpoint
         CHECK(contains(r.err, "stopped by signal 2 (Ctrl-C); nothing written"));
         CHECK_FALSE(fs::exists(out + "/s.png"));
     }
+}
+
+TEST_CASE("predict_eps: the EMA model's eps for given x_t and t, as in-process; bad t is refused naming the file") {
+    fw::test::TempDir dir;
+    const std::string data = dir.file("data"), out = dir.file("out"), ckpt = out + "/checkpoint.safetensors";
+    fs::create_directories(data);
+    write_tiny_dataset(data);
+    ProgramRun train = run_program("train_mnist", tiny_run(data, out, 3));
+    REQUIRE_MESSAGE(train.exit_code == 0, shown(train));
+
+    Generator gen(5);
+    Tensor x = randn({3, 1, 8, 8}, gen);
+    save_safetensors(dir.file("in.safetensors"), {{"x_t", x}, {"t", Tensor::from_vector({3}, {1, 500, 1000})}});
+    ProgramRun r = run_program("predict_eps", {"--ckpt", ckpt, "--inputs", dir.file("in.safetensors"), "--out",
+                                               dir.file("eps.safetensors"), "--weights", "ema", "--threads", "1"});
+    INFO(shown(r));
+    REQUIRE(r.exit_code == 0);
+    const SafeTensors eps = load_safetensors(dir.file("eps.safetensors"));
+    REQUIRE(eps.tensors.size() == 1);
+    CHECK(eps.tensors[0].first == "eps.ema");
+    // The same forward pass in this process, on one thread: bit for bit (the kernels are
+    // deterministic for a given thread count and CPU path).
+    const int threads = num_threads();
+    set_num_threads(1);
+    NoGradGuard no_grad;
+    Tensor want = train::unet_from_checkpoint(read_checkpoint(ckpt), "ema.", "the EMA model")->forward(x, {1, 500, 1000});
+    set_num_threads(threads);
+    CHECK(eps.tensors[0].second.to_vector() == want.to_vector());
+
+    save_safetensors(dir.file("bad.safetensors"), {{"x_t", x}, {"t", Tensor::from_vector({3}, {1, 0, 1000})}});
+    ProgramRun bad = run_program("predict_eps", {"--ckpt", ckpt, "--inputs", dir.file("bad.safetensors"), "--out",
+                                                 dir.file("eps2.safetensors")});
+    CHECK_MESSAGE(bad.exit_code == 2, shown(bad));
+    CHECK_MESSAGE(contains(bad.err, dir.file("bad.safetensors") + ": t holds 0; expected integers in 1..1000"), shown(bad));
+    CHECK_FALSE(fs::exists(dir.file("eps2.safetensors")));
 }

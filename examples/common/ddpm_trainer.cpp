@@ -249,6 +249,23 @@ Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_
     return out;
 }
 
+std::unique_ptr<nn::UNet> unet_from_checkpoint(const Checkpoint& ck, const std::string& prefix, const std::string& what) {
+    nn::UNetConfig cfg = nn::UNetConfig::small();
+    cfg.base = (int)ck.setting_int("base", 1, 4096);
+    cfg.mid = (int)ck.setting_int("mid", 1, 4096);
+    cfg.groups = (int)ck.setting_int("groups", 1, 4096);
+    std::unique_ptr<nn::UNet> net;
+    try {
+        Generator unused(0);
+        net = std::make_unique<nn::UNet>(cfg, unused);
+    } catch (const Error& e) {
+        fail("checkpoint ", ck.path, ": its settings base = ", cfg.base, ", mid = ", cfg.mid, ", groups = ", cfg.groups,
+             " do not describe a UNet: ", e.what());
+    }
+    load_into(net->parameters(), ck, prefix, what);
+    return net;
+}
+
 diffusion::Sigma sigma_from_flag(const std::string& name) {
     if (name == "beta") return diffusion::Sigma::Beta;
     if (name == "beta_tilde") return diffusion::Sigma::BetaTilde;

@@ -124,4 +124,8 @@ diffusion::Sigma sigma_from_flag(const std::string& name);
 
 diffusion::Schedule make_schedule(const std::string& name);
 
+// The UNet a train_mnist checkpoint's settings (base, mid, groups) describe, with the checkpoint's
+// "<prefix>" weights loaded ("ema." or "model."); `what` names them in errors ("the EMA model").
+std::unique_ptr<nn::UNet> unet_from_checkpoint(const Checkpoint& ck, const std::string& prefix, const std::string& what);
+
 }  // namespace fw::train

@@ -70,6 +70,15 @@ std::string shown(const ProgramRun& r) {
            "\n--- stderr:\n" + r.err;
 }
 
+// A checkpoint of 3 tiny training steps: DIR/data holds the data, DIR/out the run. Returns its path.
+std::string train_tiny_checkpoint(const fw::test::TempDir& dir) {
+    fs::create_directories(dir.file("data"));
+    write_tiny_dataset(dir.file("data"));
+    ProgramRun train = run_program("train_mnist", tiny_run(dir.file("data"), dir.file("out"), 3));
+    REQUIRE_MESSAGE(train.exit_code == 0, shown(train));
+    return dir.file("out") + "/checkpoint.safetensors";
+}
+
 // A callback that sends `sig` once, on the first stdout line containing `marker`.
 fw::test::LineCallback signal_on(const std::string& marker, int sig = SIGINT) {
     auto sent = std::make_shared<bool>(false);
@@ -212,11 +221,7 @@ TEST_CASE("train_mnist: problems are found before the first step, each naming it
 
 TEST_CASE("sample_mnist: samples at the trained size; refuses corrupt checkpoints and unwritable outputs up front") {
     fw::test::TempDir dir;
-    const std::string data = dir.file("data"), out = dir.file("out"), ckpt = out + "/checkpoint.safetensors";
-    fs::create_directories(data);
-    write_tiny_dataset(data);
-    ProgramRun train = run_program("train_mnist", tiny_run(data, out, 3));
-    REQUIRE_MESSAGE(train.exit_code == 0, shown(train));
+    const std::string out = dir.file("out"), ckpt = train_tiny_checkpoint(dir);
 
     SUBCASE("a model trained on 8 x 8 images draws 8 x 8 samples") {
         ProgramRun r = run_program("sample_mnist", {"--ckpt", ckpt, "--out", out + "/s", "--n", "3", "--sampler", "ddim",
@@ -270,11 +275,7 @@ TEST_CASE("sample_mnist: samples at the trained size; refuses corrupt checkpoint
 
 TEST_CASE("predict_eps: the EMA model's eps for given x_t and t, as in-process; bad t is refused naming the file") {
     fw::test::TempDir dir;
-    const std::string data = dir.file("data"), out = dir.file("out"), ckpt = out + "/checkpoint.safetensors";
-    fs::create_directories(data);
-    write_tiny_dataset(data);
-    ProgramRun train = run_program("train_mnist", tiny_run(data, out, 3));
-    REQUIRE_MESSAGE(train.exit_code == 0, shown(train));
+    const std::string out = dir.file("out"), ckpt = train_tiny_checkpoint(dir);
 
     Generator gen(5);
     Tensor x = randn({3, 1, 8, 8}, gen);

@@ -77,7 +77,7 @@ ifeq ($(DEBUG),1)
   NVCCFLAGS += -g -lineinfo
 endif
 
-LIB_SRCS  := $(wildcard core/*.cpp core/kernels/*.cpp core/ops/*.cpp nn/*.cpp diffusion/*.cpp)
+LIB_SRCS  := $(wildcard core/*.cpp core/kernels/*.cpp core/kernels/ref/*.cpp core/kernels/simd/*.cpp core/ops/*.cpp nn/*.cpp diffusion/*.cpp)
 ifeq ($(CUDA_EMULATED),1)
   LIB_SRCS  := $(filter-out core/cuda_off.cpp,$(LIB_SRCS)) core/cuda/emulated.cpp
 endif
@@ -204,8 +204,8 @@ $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(SIMD_FLAGS) -c $< -o $@
 
-$(BUILD)/core/kernels/%_avx2.o: SIMD_FLAGS = $(AVX2_FLAGS)
-$(BUILD)/core/kernels/%_avx512.o: SIMD_FLAGS = $(AVX512_FLAGS)
+$(BUILD)/core/kernels/simd/%_avx2.o: SIMD_FLAGS = $(AVX2_FLAGS)
+$(BUILD)/core/kernels/simd/%_avx512.o: SIMD_FLAGS = $(AVX512_FLAGS)
 
 # The main job: data, build, train UNet-S on MNIST, pictures in $(OUT). Running it again after
 # Ctrl-C (or after it finished) continues the same run from $(OUT)/checkpoint.safetensors.

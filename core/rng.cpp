@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "core/kernels/kernels.h"
-#include "core/kernels/ref.h"
+#include "core/kernels/ref/ref.h"
 
 namespace fw {
 
@@ -30,7 +30,7 @@ Philox4 philox4x32_10(Philox4 counter, uint32_t k0, uint32_t k1) {
 
 static int64_t blocks_for(int64_t n) { return (n + 3) / 4; }
 
-// The math of both draws is in core/kernels/rng_ref.cpp (and its CUDA twin); here the state.
+// The math of both draws is in core/kernels/ref/rng_ref.cpp (and its CUDA twin); here the state.
 void Generator::uniform(float* out, int64_t n, float lo, float hi) {
     ref::philox_uniform(out, n, seed_, offset_, lo, hi);
     offset_ += blocks_for(n);

@@ -35,7 +35,7 @@ void EMA::update(const Module& model) {
     const NamedTensors params = model.parameters();  // parameters only: buffers are never averaged
     check_matches(params, "update");
     const float d = next_decay();
-    // shadow = d shadow + (1 - d) p   (core/kernels/optim_ref.cpp, or its CUDA twin): every
+    // shadow = d shadow + (1 - d) p   (core/kernels/ref/optim_ref.cpp, or its CUDA twin): every
     // parameter of a device in one call
     for (size_t k = 0; k < params.size(); ++k) check_same_device(shadow_[k].second, params[k].second, "EMA::update");
     for (Device dev : {Device::CPU, Device::CUDA}) {

@@ -50,7 +50,7 @@ void Adam::step() {
     s.step_size = step_size;
     s.sqrt_bc2 = sqrt_bc2;
     s.decoupled = decoupled_;
-    // per element (core/kernels/optim_ref.cpp): weight decay, m and v updates, p update; every
+    // per element (core/kernels/ref/optim_ref.cpp): weight decay, m and v updates, p update; every
     // parameter of a device in one call
     for (Device d : {Device::CPU, Device::CUDA}) {
         std::vector<float*> p, m, v;

@@ -1,4 +1,4 @@
-// Claims about the SIMD elementwise kernels (core/kernels/elementwise_simd.inc): vexp, tanh and
+// Claims about the SIMD elementwise kernels (core/kernels/simd/elementwise_simd.inc): vexp, tanh and
 // sigmoid are within a stated number of ulp of the C library; every unary and binary kernel
 // matches its scalar reference on odd sizes (tails of every length, several thread chunks);
 // backward kernels accumulate; 1 and 2 threads give bitwise identical results.

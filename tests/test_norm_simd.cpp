@@ -1,4 +1,4 @@
-// Claims about the SIMD group_norm and group_norm + SiLU (core/kernels/norm_simd.inc): forward (y, mean, rstd) and
+// Claims about the SIMD group_norm and group_norm + SiLU (core/kernels/simd/norm_simd.inc): forward (y, mean, rstd) and
 // backward (dx, dw, db, accumulated) match the scalar reference on odd shapes, the backward
 // honours null gradients, and 1 and 2 threads give bitwise identical results.
 // Both SIMD paths (avx2, avx512) are claimed: one the CPU lacks fails each test case here, unless

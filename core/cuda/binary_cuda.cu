@@ -1,4 +1,4 @@
-// CUDA twins of core/kernels/binary_ref.cpp: broadcasting binary ops and the strided-map
+// CUDA twins of core/kernels/ref/binary_ref.cpp: broadcasting binary ops and the strided-map
 // primitives gather / scatter_add. One thread per element i of the big (output) shape; the
 // BroadcastMaps travel by value in the kernel's parameters (~150 bytes each).
 //

@@ -1,5 +1,5 @@
 // conv2d on the GPU as im2col + the SGEMM of core/cuda/gemm_cuda.cu, the formulation of the CPU
-// path (core/kernels/conv_gemm.h), with the same per-image products:
+// path (core/kernels/simd/conv_gemm.h), with the same per-image products:
 //
 //   forward  y_n (Cout, P)  = W (Cout, K) col_n (K, P) + b        (bias added in the GEMM epilogue)
 //   dX       dcol_n (K, P)  = W^T (K, Cout) dy_n (Cout, P);   dx_n += col2im(dcol_n)

@@ -1,4 +1,4 @@
-// CUDA twins of core/kernels/elementwise_ref.cpp and activation_ref.cpp: one thread per element,
+// CUDA twins of core/kernels/ref/elementwise_ref.cpp and activation_ref.cpp: one thread per element,
 // the same formula as the reference on the same line. Backward kernels ACCUMULATE into dx.
 // Device expf/logf/tanhf/powf/sinf/cosf are within 1-4 ulp of the host's, so results can differ
 // from the CPU in the last bits (tests/test_cuda_kernels.cpp states the tolerances).

@@ -1,5 +1,5 @@
 // CUDA twins of the three heaviest kernels of the Kernels table (core/kernels/kernels.h), with
-// the same semantics as the scalar references (core/kernels/gemm_ref.cpp, conv_ref.cpp).
+// the same semantics as the scalar references (core/kernels/ref/gemm_ref.cpp, conv_ref.cpp).
 // All pointers are DEVICE pointers; all work is queued on fw::cuda::stream() (core/cuda/runtime.h)
 // and the functions return without waiting for it.
 //

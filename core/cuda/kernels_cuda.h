@@ -1,4 +1,4 @@
-// The CUDA twins of the kernels in core/kernels/ref.h, one .cu file per family, and the small
+// The CUDA twins of the kernels in core/kernels/ref/ref.h, one .cu file per family, and the small
 // device helpers they share. Included only by core/cuda/*.cu. Every pointer is a device pointer
 // (except nll_loss's labels, a host array as on the CPU); everything runs on fw::cuda::stream().
 // Semantics are the references': backward kernels ACCUMULATE (+=), a null gradient = not needed.

@@ -1,4 +1,4 @@
-// CUDA twins of core/kernels/layout_ref.cpp: concat/slice ranges, nearest upsampling x2,
+// CUDA twins of core/kernels/ref/layout_ref.cpp: concat/slice ranges, nearest upsampling x2,
 // average pooling. One thread per element; every output element is written by one thread, so
 // no atomics, and each sum is taken in the reference's order (results are bitwise equal).
 #include "core/cuda/kernels_cuda.h"

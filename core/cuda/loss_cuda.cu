@@ -1,4 +1,4 @@
-// CUDA twins of core/kernels/loss_ref.cpp (the equations are there), and the deterministic
+// CUDA twins of core/kernels/ref/loss_ref.cpp (the equations are there), and the deterministic
 // two-pass sum that the scalar-returning kernels (mse_loss_forward, sum_squares) share.
 // rows = batch, cols = classes: small, so log_softmax runs one thread per row and nll_loss's
 // sum runs in one thread, in the reference's order (results equal the CPU's up to exp/log ulps).

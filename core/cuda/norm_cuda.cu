@@ -1,4 +1,4 @@
-// CUDA twin of core/kernels/norm_ref.cpp: group normalization (the equations are there).
+// CUDA twin of core/kernels/ref/norm_ref.cpp: group normalization (the equations are there).
 // Shapes: x, y (N, C, HW); w, b (C); mean, rstd (N, G); cpg = C / G channels per group, and a
 // group (n, g) is the M = cpg * HW contiguous floats starting at (n C + g cpg) HW.
 //

@@ -1,4 +1,4 @@
-// CUDA twin of group_norm_silu (core/kernels/norm_ref.cpp has the reference): GroupNorm followed
+// CUDA twin of group_norm_silu (core/kernels/ref/norm_ref.cpp has the reference): GroupNorm followed
 // by SiLU, y = silu(z), z = group_norm(x). Built from the GroupNorm kernels of norm_cuda.cu:
 //
 //   forward:   z = group_norm(x) into y, then y = silu(y) in place (a second, elementwise pass)

@@ -1,4 +1,4 @@
-// CUDA twins of core/kernels/optim_ref.cpp: Adam/AdamW and EMA updates (one thread per element,
+// CUDA twins of core/kernels/ref/optim_ref.cpp: Adam/AdamW and EMA updates (one thread per element,
 // the reference's lines), and the sum of squares behind clip_grad_norm (the two-pass sum).
 //
 // The updates take every parameter in one call. Their pointers travel in the kernel's parameters

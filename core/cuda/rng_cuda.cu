@@ -1,4 +1,4 @@
-// CUDA twin of core/kernels/rng_ref.cpp: the Philox4x32-10 stream of core/rng.h on the device.
+// CUDA twin of core/kernels/ref/rng_ref.cpp: the Philox4x32-10 stream of core/rng.h on the device.
 // Element i of a draw comes from block (offset + i/4), word i%4, of philox(counter = block,
 // key = seed), exactly as on the CPU; one thread computes one block and writes its 4 elements.
 //

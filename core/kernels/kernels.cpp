@@ -3,9 +3,9 @@
 #include "core/cpu.h"
 #include "core/cuda/backend.h"
 #include "core/error.h"
-#include "core/kernels/conv_gemm.h"
-#include "core/kernels/ref.h"
-#include "core/kernels/simd.h"
+#include "core/kernels/simd/conv_gemm.h"
+#include "core/kernels/ref/ref.h"
+#include "core/kernels/simd/simd.h"
 
 namespace fw {
 
@@ -62,11 +62,11 @@ const Kernels& reference_kernels() {
 }
 
 namespace avx2 {
-#include "core/kernels/simd_table.inc"
+#include "core/kernels/simd/simd_table.inc"
 }  // namespace avx2
 
 namespace avx512 {
-#include "core/kernels/simd_table.inc"
+#include "core/kernels/simd/simd_table.inc"
 }  // namespace avx512
 
 const Kernels& cpu_kernels(CpuPath path) {

@@ -111,7 +111,7 @@ struct Kernels {
     void (*mse_loss_backward)(float* da, float* db, float g, const float* a, const float* b, int64_t n);
     // labels: nll_loss's labels are a HOST array on every device (they come as a std::vector).
 
-    // optimizer and EMA (core/kernels/optim_ref.cpp), in place, on `count` tensors at once (every
+    // optimizer and EMA (core/kernels/ref/optim_ref.cpp), in place, on `count` tensors at once (every
     // parameter in one call: on the GPU one launch per few dozen tensors, not one per tensor).
     // Tensor j is p[j], g[j], m[j], v[j] (resp. shadow[j], p[j]) of n[j] floats.
     void (*adam_update)(float* const* p, const float* const* g, float* const* m, float* const* v, const int64_t* n,
@@ -123,7 +123,7 @@ struct Kernels {
     // wait for the result, not one per tensor).
     double (*sum_squares)(const float* const* xs, const int64_t* ns, int64_t count);
 
-    // the Philox stream of core/rng.h (core/kernels/rng_ref.cpp): out[i] from block offset + i/4
+    // the Philox stream of core/rng.h (core/kernels/ref/rng_ref.cpp): out[i] from block offset + i/4
     void (*philox_uniform)(float* out, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi);
     void (*philox_normal)(float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);
 };

@@ -1,4 +1,4 @@
-// conv2d over (N, C, H, W): shape checks and autograd; the math is in core/kernels/conv_ref.cpp.
+// conv2d over (N, C, H, W): shape checks and autograd; the math is in core/kernels/ref/conv_ref.cpp.
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/kernels/kernels.h"

@@ -1,5 +1,5 @@
 // Losses: mean squared error (DDPM's L_simple), log_softmax + negative log-likelihood
-// (the classifier's cross-entropy). The math is in core/kernels/loss_ref.cpp.
+// (the classifier's cross-entropy). The math is in core/kernels/ref/loss_ref.cpp.
 #include "core/autograd.h"
 #include "core/cuda/backend.h"
 #include "core/error.h"

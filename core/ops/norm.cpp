@@ -1,5 +1,5 @@
 // group_norm, and group_norm followed by SiLU in one op: shape checks and autograd; the math is
-// in core/kernels/norm_ref.cpp.
+// in core/kernels/ref/norm_ref.cpp.
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/kernels/kernels.h"

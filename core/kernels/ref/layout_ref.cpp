@@ -1,6 +1,6 @@
 // Scalar reference kernels that move data around: concat/slice ranges, nearest upsampling,
 // average pooling. "planes" = N * C: each (n, c) is an independent H x W image.
-#include "core/kernels/ref.h"
+#include "core/kernels/ref/ref.h"
 
 namespace fw::ref {
 

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/kernels/scratch.h"
-#include "core/kernels/simd.h"
-#include "core/kernels/vec_avx512.h"
+#include "core/kernels/simd/scratch.h"
+#include "core/kernels/simd/simd.h"
+#include "core/kernels/simd/vec_avx512.h"
 #include "core/parallel.h"
 
 namespace fw::avx512 {
-#include "core/kernels/norm_simd.inc"
+#include "core/kernels/simd/norm_simd.inc"
 }  // namespace fw::avx512

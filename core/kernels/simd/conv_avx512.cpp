@@ -5,13 +5,13 @@
 #include <cstring>
 #include <vector>
 
-#include "core/kernels/conv_gemm.h"
-#include "core/kernels/gemm_blocked.h"
-#include "core/kernels/scratch.h"
-#include "core/kernels/simd.h"
-#include "core/kernels/vec_avx512.h"
+#include "core/kernels/simd/conv_gemm.h"
+#include "core/kernels/simd/gemm_blocked.h"
+#include "core/kernels/simd/scratch.h"
+#include "core/kernels/simd/simd.h"
+#include "core/kernels/simd/vec_avx512.h"
 #include "core/parallel.h"
 
 namespace fw::avx512 {
-#include "core/kernels/conv_simd.inc"
+#include "core/kernels/simd/conv_simd.inc"
 }  // namespace fw::avx512

@@ -2,10 +2,10 @@
 // AVX2 vector layer (vec_avx2.h). Only called after CPUID said the CPU has AVX2 (core/cpu.cpp).
 #include <algorithm>
 
-#include "core/kernels/simd.h"
-#include "core/kernels/vec_avx2.h"
+#include "core/kernels/simd/simd.h"
+#include "core/kernels/simd/vec_avx2.h"
 #include "core/parallel.h"
 
 namespace fw::avx2 {
-#include "core/kernels/layout_simd.inc"
+#include "core/kernels/simd/layout_simd.inc"
 }  // namespace fw::avx2

@@ -5,7 +5,7 @@
 // ma maps y's flat index i to the flat index of the a-element it reads (see core/shape.h).
 // In the backward, an a-element that was read by many y-elements receives the SUM of their
 // gradients: da[ma(i)] += ... for every i. That sum is "sum over the broadcast axes".
-#include "core/kernels/ref.h"
+#include "core/kernels/ref/ref.h"
 
 namespace fw::ref {
 

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <vector>
 
-#include "core/kernels/ref.h"
-#include "core/kernels/simd.h"
-#include "core/kernels/vec_avx2.h"
+#include "core/kernels/ref/ref.h"
+#include "core/kernels/simd/simd.h"
+#include "core/kernels/simd/vec_avx2.h"
 #include "core/parallel.h"
 
 namespace fw::avx2 {
-#include "core/kernels/elementwise_simd.inc"
+#include "core/kernels/simd/elementwise_simd.inc"
 }  // namespace fw::avx2

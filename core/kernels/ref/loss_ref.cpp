@@ -1,7 +1,7 @@
 // Scalar reference kernels for the losses. rows = batch, cols = classes.
 #include <cmath>
 
-#include "core/kernels/ref.h"
+#include "core/kernels/ref/ref.h"
 
 namespace fw::ref {
 

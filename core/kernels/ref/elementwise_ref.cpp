@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/kernels/ref.h"
+#include "core/kernels/ref/ref.h"
 
 namespace fw::ref {
 

@@ -1,7 +1,7 @@
 // Scalar reference kernels for the optimizer and the EMA: in place, on a list of tensors (tensor j
 // is n[j] floats).
 // The equations are in nn/optim.h and nn/ema.h; nn/optim.cpp computes the AdamStep constants.
-#include "core/kernels/ref.h"
+#include "core/kernels/ref/ref.h"
 
 #include <cmath>
 

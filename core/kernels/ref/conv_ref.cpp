@@ -10,7 +10,7 @@
 //   dw[o,c,p,q]   += dy[n,o,i,j] * x[n,c,ih,iw]
 //   db[o]         += dy[n,o,i,j]
 // Written as one loop nest over the forward's terms, so forward and backward visibly match.
-#include "core/kernels/ref.h"
+#include "core/kernels/ref/ref.h"
 
 namespace fw::ref {
 

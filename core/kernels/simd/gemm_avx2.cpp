@@ -12,14 +12,14 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/kernels/gemm_blocked.h"
-#include "core/kernels/scratch.h"
-#include "core/kernels/simd.h"
+#include "core/kernels/simd/gemm_blocked.h"
+#include "core/kernels/simd/scratch.h"
+#include "core/kernels/simd/simd.h"
 #include "core/parallel.h"
 
 namespace fw::avx2 {
 
-#include "core/kernels/gemm_blocked.inc"
+#include "core/kernels/simd/gemm_blocked.inc"
 
 // kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
 template <bool kAccumulate>

@@ -3,7 +3,7 @@
 // (core/cuda/rng_cuda.cu) computes each element from the same (seed, block, word).
 #include <cmath>
 
-#include "core/kernels/ref.h"
+#include "core/kernels/ref/ref.h"
 #include "core/rng.h"
 
 namespace fw::ref {

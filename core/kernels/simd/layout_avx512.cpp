@@ -2,10 +2,10 @@
 // AVX-512 vector layer (vec_avx512.h). Only called after CPUID said the CPU has AVX-512 (core/cpu.cpp).
 #include <algorithm>
 
-#include "core/kernels/simd.h"
-#include "core/kernels/vec_avx512.h"
+#include "core/kernels/simd/simd.h"
+#include "core/kernels/simd/vec_avx512.h"
 #include "core/parallel.h"
 
 namespace fw::avx512 {
-#include "core/kernels/layout_simd.inc"
+#include "core/kernels/simd/layout_simd.inc"
 }  // namespace fw::avx512

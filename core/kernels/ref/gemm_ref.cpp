@@ -6,7 +6,7 @@
 //   likewise for B with (K, N) / (N, K).
 // beta = 1 accumulates into C (what backward passes need), beta = 0 overwrites it.
 // The sum over k runs in float in k order, the same order the fast kernels are tested against.
-#include "core/kernels/ref.h"
+#include "core/kernels/ref/ref.h"
 
 namespace fw::ref {
 

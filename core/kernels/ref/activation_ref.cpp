@@ -2,7 +2,7 @@
 // Backward kernels ACCUMULATE into dx (+=).
 #include <cmath>
 
-#include "core/kernels/ref.h"
+#include "core/kernels/ref/ref.h"
 
 namespace fw::ref {
 

@@ -4,7 +4,7 @@
 // im2col turns one image x_n (Cin, H, W) into a matrix col (K, P), K = Cin*KH*KW rows (one per
 // weight of a filter), P = OH*OW columns (one per output pixel):
 //   col[(c*KH + p)*KW + q, i*OW + j] = x_n[c, i*stride + p - pad, j*stride + q - pad]  (0 outside)
-// Then the convolution sum of core/kernels/conv_ref.cpp is one matrix product per image:
+// Then the convolution sum of core/kernels/ref/conv_ref.cpp is one matrix product per image:
 //   forward  y_n (Cout, P)  = W (Cout, K) col_n (K, P) + b         (bias: C starts as b)
 //   dX       dcol_n (K, P)  = W^T (K, Cout) dy_n (Cout, P);  dx_n += col2im(dcol_n)
 //   dW       dW (Cout, K)  += dy_n (Cout, P) col_n^T (P, K)        (summed over images)

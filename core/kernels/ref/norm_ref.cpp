@@ -17,7 +17,7 @@
 #include <cmath>
 #include <vector>
 
-#include "core/kernels/ref.h"
+#include "core/kernels/ref/ref.h"
 
 namespace fw::ref {
 

@@ -7,13 +7,13 @@
 #include "core/kernels/kernels.h"
 
 namespace fw {
-struct GemmBlocking;  // core/kernels/gemm_blocked.h
+struct GemmBlocking;  // core/kernels/simd/gemm_blocked.h
 }  // namespace fw
 
 namespace fw::avx512 {
-#include "core/kernels/simd_decls.inc"
+#include "core/kernels/simd/simd_decls.inc"
 }  // namespace fw::avx512
 
 namespace fw::avx2 {
-#include "core/kernels/simd_decls.inc"
+#include "core/kernels/simd/simd_decls.inc"
 }  // namespace fw::avx2

@@ -1,11 +1,11 @@
-#include "core/kernels/conv_gemm.h"
+#include "core/kernels/simd/conv_gemm.h"
 
 #include <emmintrin.h>  // SSE2, in every x86-64: the stride-2 copies below
 
 #include <algorithm>
 #include <cstring>
 
-#include "core/kernels/scratch.h"
+#include "core/kernels/simd/scratch.h"
 #include "core/parallel.h"
 
 namespace fw {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "core/kernels/kernel_note.h"
 #include "core/kernels/kernels.h"
 
 namespace fw {

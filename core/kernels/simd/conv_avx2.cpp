@@ -1,6 +1,9 @@
 // The AVX2 conv2d kernels: the shared bodies of conv_simd.inc on the AVX2 vector layer
 // (vec_avx2.h) and this path's GEMM micro-kernel. Only called after CPUID said the CPU has AVX2
 // (core/cpu.cpp).
+//
+// Scalar reference: core/kernels/ref/conv_ref.cpp (the direct sum); tested against it by
+// tests/test_conv_simd.cpp.
 #include <algorithm>
 #include <cstring>
 #include <vector>

@@ -1,3 +1,7 @@
+// conv2d as im2col + GEMM, for any GEMM kernel (the math and the loop nest: conv_gemm.h).
+//
+// Scalar reference: core/kernels/ref/conv_ref.cpp (the direct sum); tested against it by
+// tests/test_conv_simd.cpp.
 #include "core/kernels/simd/conv_gemm.h"
 
 #include <emmintrin.h>  // SSE2, in every x86-64: the stride-2 copies below

@@ -14,6 +14,9 @@
 // Threads: forward and dX split over images (each image's output belongs to one thread);
 // dW runs images in a fixed order with the GEMM itself threaded. Either way the arithmetic
 // order does not depend on the thread count: results are bitwise identical for 1 and 2 threads.
+//
+// Scalar reference: core/kernels/ref/conv_ref.cpp (the direct sum); tested against it by
+// tests/test_conv_simd.cpp.
 #pragma once
 
 #include "core/kernels/kernels.h"

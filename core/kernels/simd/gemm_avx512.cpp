@@ -7,6 +7,8 @@
 //   a                 (1 register)    A[i, k] broadcast to all 16 lanes
 // Per k: 2 loads of B, 12 broadcasts of A, 24 FMAs (c += a * b), i.e. 768 flops, and while
 // pf lasts one prefetch of a line the driver packs next (gemm_blocked.h).
+//
+// Scalar reference: core/kernels/ref/gemm_ref.cpp; tested against it by tests/test_gemm.cpp.
 #include <immintrin.h>
 
 #include <algorithm>

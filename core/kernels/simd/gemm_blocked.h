@@ -33,6 +33,8 @@
 //
 // Determinism: each C tile is computed by exactly one thread, over k in the same order whatever
 // the thread count, so 1 and 2 threads give bitwise identical results.
+//
+// Scalar reference: core/kernels/ref/gemm_ref.cpp; tested against it by tests/test_gemm.cpp.
 #pragma once
 
 #include <cstdint>

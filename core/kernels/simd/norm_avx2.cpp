@@ -1,5 +1,7 @@
 // The AVX2 group_norm kernels: the shared bodies of norm_simd.inc on the AVX2 vector layer
 // (vec_avx2.h). Only called after CPUID said the CPU has AVX2 (core/cpu.cpp).
+//
+// Scalar reference: core/kernels/ref/norm_ref.cpp; tested against it by tests/test_norm_simd.cpp.
 #include <algorithm>
 #include <cmath>
 

@@ -1,5 +1,7 @@
 // The AVX-512 group_norm kernels: the shared bodies of norm_simd.inc on the AVX-512 vector layer
 // (vec_avx512.h). Only called after CPUID said the CPU has AVX-512 (core/cpu.cpp).
+//
+// Scalar reference: core/kernels/ref/norm_ref.cpp; tested against it by tests/test_norm_simd.cpp.
 #include <algorithm>
 #include <cmath>
 

@@ -1,5 +1,8 @@
 // A growable, 64-byte aligned scratch buffer. Kernels keep one per thread (thread_local) and
 // reuse it across calls, so the steady state of a training step allocates nothing here.
+//
+// Scalar reference: none of its own (a buffer); the kernels built on it are tested against theirs
+// by tests/test_*_simd.cpp, tests/test_gemm.cpp and tests/test_winograd_ref.cpp.
 #pragma once
 
 #include <cstddef>

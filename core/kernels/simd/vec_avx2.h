@@ -1,6 +1,10 @@
 // The AVX2 vector layer: a Vec holds 8 floats (one ymm register), a VecD 4 doubles. The same
 // names as vec_avx512.h, so elementwise_simd.inc and norm_simd.inc are written once for both.
 // Include only from *_avx2.cpp files: they are compiled with -mavx2 -mfma.
+//
+// Scalar reference: std::exp, std::tanh, ... for the math functions (their accuracy is stated
+// below); the kernels built on this layer are tested by tests/test_*_simd.cpp, tests/test_gemm.cpp
+// and tests/test_winograd_ref.cpp.
 #pragma once
 
 #include <immintrin.h>

@@ -2,6 +2,10 @@
 // set of named inline functions, so the kernels in elementwise_simd.inc and norm_simd.inc read
 // as math and are written once for both instruction sets (the AVX2 layer, vec_avx2.h, has the
 // same names). Include only from *_avx512.cpp files: they are compiled with -mavx512f etc.
+//
+// Scalar reference: std::exp, std::tanh, ... for the math functions (their accuracy is stated
+// below); the kernels built on this layer are tested by tests/test_*_simd.cpp, tests/test_gemm.cpp
+// and tests/test_winograd_ref.cpp.
 #pragma once
 
 #include <immintrin.h>

@@ -131,7 +131,7 @@ TORCH_MIN_TIME       ?= 10
 BENCH_FILTER         ?=
 BENCH_RESULTS        ?= $(BUILD)/bench/results
 
-.PHONY: all test build-tests examples walkthrough train train-quick bench bench-quick bench-build bench-run deps-bench help clean deps-test info data classifier torch-check deps-torch
+.PHONY: all test build-tests examples walkthrough step-through train train-quick bench bench-quick bench-build bench-run deps-bench help clean deps-test info data classifier torch-check deps-torch
 
 all: build-tests
 
@@ -149,7 +149,7 @@ test: deps-test info
 	$(TEST_BIN)
 
 # The suite also runs train_mnist, sample_mnist and predict_eps as programs (tests/test_programs.cpp).
-build-tests: $(TEST_BIN) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist $(BUILD)/examples/predict_eps
+build-tests: $(TEST_BIN) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist $(BUILD)/examples/predict_eps $(BUILD)/examples/step_through
 
 examples: $(EXAMPLES)
 
@@ -157,6 +157,12 @@ examples: $(EXAMPLES)
 walkthrough: deps-test info
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/walkthrough
 	$(BUILD)/examples/walkthrough
+
+# One training step of the tiny UNet, stage by stage, each number checked by hand (two real digits
+# when data/mnist holds them, else two drawn ones). To follow it in gdb: see examples/step_through.cpp.
+step-through: deps-test info
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/step_through
+	$(BUILD)/examples/step_through $(if $(and $(wildcard data/mnist/train-images-idx3-ubyte*),$(wildcard data/mnist/train-labels-idx1-ubyte*)),--data data/mnist)
 
 # Real digits into data/$(DATASET)/ as IDX files, once (scripts/get-data.sh says what it does).
 data: deps-test
@@ -318,6 +324,7 @@ help:
 	@echo "  make data DATASET=fashion   Fashion-MNIST IDX files into data/fashion/ (Debian dataset-fashion-mnist)"
 	@echo "  make classifier     train the LeNet classifier evaluate uses -> $(CLASSIFIER)"
 	@echo "  make walkthrough    build and run examples/walkthrough: the DDPM equations on one image (out/walkthrough)"
+	@echo "  make step-through   build and run examples/step_through: one training step of the tiny UNet, every stage checked"
 	@echo "  make torch-check    install PyTorch; check that examples/pytorch/ddpm_torch.py predicts our noise (<= 5e-5 x RMS),"
 	@echo "                      continues a run with torchrun (2 CPU processes) and hands it back to train_mnist"
 	@echo "  make info           what this configuration builds and which optional parts were found"

@@ -112,8 +112,6 @@ CLASSIFIER := data/mnist/classifier.safetensors
 # references (oneDNN, OpenBLAS). These packages are for `make bench` only; `make test` never needs them.
 BENCH_PACKAGES := libbenchmark-dev libdnnl-dev libopenblas-dev python3-torch python3-numpy
 BENCH_BINS     := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/bench_*.cpp))
-# Shared support code, linked into every bench program (its AVX-512 loop has its own target attribute).
-BENCH_SUPPORT  := $(BUILD)/bench/fma_peak_avx512.o
 BENCH_LIBS     := -lbenchmark -ldnnl -lopenblas
 # With CUDA: bench/bench_cuda_kernels.cu (our CUDA GEMM/conv beside cuBLAS), compiled by nvcc.
 ifeq ($(CUDA_ON),1)
@@ -251,7 +249,7 @@ bench-quick: deps-bench info
 bench-build: $(BENCH_BINS)
 
 # Keep the objects (make would delete them as intermediates and relink every time).
-.SECONDARY: $(BENCH_BINS:%=%.o) $(BENCH_SUPPORT)
+.SECONDARY: $(BENCH_BINS:%=%.o)
 
 # How each outside reference is configured (reported in the summary too):
 #  - OpenBLAS: Debian's build does not recognise this CPU and falls back to SSE3 kernels, so the
@@ -291,9 +289,9 @@ $(BUILD)/bench/bench_cuda_kernels: bench/bench_cuda_kernels.cu $(LIB)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(filter-out -MMD -MP,$(NVCCFLAGS)) -Xcompiler -fopenmp -o $@ $< $(LIB) -lbenchmark -lcublas -lcudart -lz -lpthread
 
-$(BUILD)/bench/bench_%: $(BUILD)/bench/bench_%.o $(BENCH_SUPPORT) $(LIB)
+$(BUILD)/bench/bench_%: $(BUILD)/bench/bench_%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -o $@ $< $(BENCH_SUPPORT) $(LIB) $(LDFLAGS) $(BENCH_LIBS) $(LDLIBS)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(BENCH_LIBS) $(LDLIBS)
 
 # Our checkpoints in PyTorch and back (examples/pytorch/README.md), not part of `make test`:
 # train UNet-S briefly, compare our noise predictions with the PyTorch mirror's on fixed inputs
@@ -335,4 +333,4 @@ help:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(CUDA_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(EXAMPLES:%=%.d) $(BENCH_BINS:%=%.d) $(BENCH_SUPPORT:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CUDA_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(EXAMPLES:%=%.d) $(BENCH_BINS:%=%.d)

@@ -1,6 +1,6 @@
 // sgemm: ours (scalar reference, AVX2, AVX-512) beside oneDNN and OpenBLAS, on a square 1024
 // problem and on the GEMM shapes of the UNet-S convolutions at batch 64, at 1 and 2 threads.
-// Counters: GFLOP/s and the fraction of the measured FMA peak (bench/fma_peak.h).
+// Counters: GFLOP/s and the fraction of the measured FMA peak (core/fma_peak.h).
 //
 // Shapes (row-major, C (M,N) = op(A) (M,K) op(B) (K,N)):
 //   square      1024 x 1024 x 1024
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/fma_peak.h"
+#include "core/fma_peak.h"
 #include "core/cpu.h"
 #include "core/kernels/kernels.h"
 #include "core/parallel.h"
@@ -81,8 +81,8 @@ void run_gemm(benchmark::State& state, const Shape& s, Impl impl, int threads) {
     }
     const double flops = 2.0 * s.M * s.N * s.K;
     state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-    // Fraction of the FMA peak measured in this same run (bench/fma_peak.h).
-    state.counters["peak_frac"] = benchmark::Counter(flops / 1e9 / bench::measure_fma_peak_gflops(threads),
+    // Fraction of the FMA peak measured in this same run (core/fma_peak.h).
+    state.counters["peak_frac"] = benchmark::Counter(flops / 1e9 / measure_fma_peak_gflops(threads),
                                                      benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -91,7 +91,7 @@ void register_all() {
         benchmark::RegisterBenchmark(("fma_peak/threads:" + std::to_string(threads)).c_str(),
                                      [threads](benchmark::State& st) {
                                          double peak = 0;
-                                         for (auto _ : st) peak = bench::measure_fma_peak_gflops(threads);
+                                         for (auto _ : st) peak = measure_fma_peak_gflops(threads);
                                          st.counters["GFLOP/s"] = peak;
                                      })
             ->Iterations(1)

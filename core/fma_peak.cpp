@@ -4,10 +4,10 @@
 #include <chrono>
 #include <map>
 
-#include "bench/fma_peak.h"
+#include "core/fma_peak.h"
 #include "core/cpu.h"
 
-namespace fw::bench {
+namespace fw {
 
 // 12 independent chains of c = c * a + b: 12 FMAs of 16 lanes per iteration, 2 flops each.
 __attribute__((target("avx512f,fma"))) static double fma_loop_avx512(long iters) {
@@ -57,4 +57,4 @@ double measure_fma_peak_gflops(int threads) {
     return cache[threads] = best;
 }
 
-}  // namespace fw::bench
+}  // namespace fw

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/kernels/kernels.h"
 #include "core/op_table.h"
+#include "core/watch.h"
 
 namespace fw {
 
@@ -90,6 +91,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     std::unordered_map<TensorImpl*, Tensor> grads;
     grads[r] = grad_output.clone();
 
+    graph_of_first_backward(root);  // FW_GRAPH=file.dot (core/watch.h)
     std::vector<TensorImpl*> order = topological_order(r);
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         TensorImpl* t = *it;
@@ -111,7 +113,21 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
                 dx[i] = g.data();
             }
         }
+        if (!watching()) {
+            node.backward(dy.data(), dx.data());
+            continue;
+        }
+        // FW_TRACE / FW_PROFILE (core/watch.h): the backward of each op is watched here, in one place.
+        OpWatch w(node.name, Pass::Backward, dy.device());
+        w.gradient_in(dy);
         node.backward(dy.data(), dx.data());
+        for (size_t i = 0; i < node.inputs.size(); ++i) {
+            TensorImpl* in = node.inputs[i].impl();
+            if (dx[i] == nullptr) w.gradient_out(node.inputs[i], false);
+            else if (!in->grad_fn) w.gradient_out(Tensor(in->grad), true);
+            else w.gradient_out(grads[in], true);
+        }
+        w.finish();
     }
 }
 

@@ -32,6 +32,8 @@ struct TensorImpl {
     bool requires_grad = false;
     std::shared_ptr<TensorImpl> grad;   // leaves only: accumulated by backward(), same shape
     std::shared_ptr<Node> grad_fn;      // non-leaves only: the op that produced this tensor
+    std::string name;                   // a parameter's full name ("enc0.conv1.weight"), set by
+                                        // nn::Module; "" otherwise. Only pictures read it (graph_dot.h)
 };
 
 class Tensor {

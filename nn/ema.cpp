@@ -7,6 +7,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/kernels/kernels.h"
+#include "core/watch.h"
 
 namespace fw::nn {
 
@@ -48,7 +49,13 @@ void EMA::update(const Module& model) {
             p.push_back(params[k].second.data());
             n.push_back(params[k].second.numel());
         }
-        if (!s.empty()) kernels_for(dev).ema_update(s.data(), p.data(), n.data(), (int64_t)s.size(), d);
+        if (s.empty()) continue;
+        int64_t values = 0;
+        for (int64_t x : n) values += x;
+        // reads shadow and p, writes shadow: 3 floats per value
+        run_update("ema", dev, (int64_t)s.size(), values, 12.0 * (double)values, [&] {
+            kernels_for(dev).ema_update(s.data(), p.data(), n.data(), (int64_t)s.size(), d);
+        });
     }
     t_ += 1;
 }

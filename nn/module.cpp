@@ -21,6 +21,7 @@ Tensor Module::register_parameter(const std::string& name, Tensor t) {
     if (!t.defined()) fail(describe(), ": parameter '", name, "' is an undefined tensor");
     if (!t.is_leaf()) fail(describe(), ": parameter '", name, "' must be a leaf tensor (made by no op)");
     t.set_requires_grad(true);
+    t.impl()->name = path_.empty() ? name : path_ + "." + name;  // for pictures of the graph
     params_.emplace_back(name, t);
     return t;
 }
@@ -28,6 +29,7 @@ Tensor Module::register_parameter(const std::string& name, Tensor t) {
 Tensor Module::register_buffer(const std::string& name, Tensor t) {
     check_new_name(name, "buffer");
     if (!t.defined()) fail(describe(), ": buffer '", name, "' is an undefined tensor");
+    t.impl()->name = path_.empty() ? name : path_ + "." + name;
     buffers_.emplace_back(name, t);
     return t;
 }
@@ -41,6 +43,8 @@ void Module::register_module(const std::string& name, Module& child) {
 
 void Module::set_path(const std::string& path) {
     path_ = path;
+    for (auto& p : params_) p.second.impl()->name = path_ + "." + p.first;  // full names, for graph pictures
+    for (auto& b : buffers_) b.second.impl()->name = path_ + "." + b.first;
     for (auto& c : children_) c.second->set_path(path_ + "." + c.first);
 }
 

@@ -9,6 +9,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/kernels/kernels.h"
+#include "core/watch.h"
 
 namespace fw::nn {
 
@@ -68,7 +69,13 @@ void Adam::step() {
             v.push_back(v_[k].data());
             n.push_back(pk.numel());
         }
-        if (!p.empty()) kernels_for(d).adam_update(p.data(), g.data(), m.data(), v.data(), n.data(), (int64_t)p.size(), s);
+        if (p.empty()) continue;
+        int64_t values = 0;
+        for (int64_t x : n) values += x;
+        // reads p, g, m, v and writes p, m, v: 7 floats per value
+        run_update("adam", d, (int64_t)p.size(), values, 28.0 * (double)values, [&] {
+            kernels_for(d).adam_update(p.data(), g.data(), m.data(), v.data(), n.data(), (int64_t)p.size(), s);
+        });
     }
 }
 
@@ -116,7 +123,12 @@ float grad_norm(const NamedTensors& params) {
             xs.push_back(g.data());
             ns.push_back(g.numel());
         }
-        if (!xs.empty()) sq += kernels_for(d).sum_squares(xs.data(), ns.data(), (int64_t)xs.size());
+        if (xs.empty()) continue;
+        int64_t values = 0;
+        for (int64_t x : ns) values += x;
+        run_update("grad_norm", d, (int64_t)xs.size(), values, 4.0 * (double)values, [&] {
+            sq += kernels_for(d).sum_squares(xs.data(), ns.data(), (int64_t)xs.size());
+        });
     }
     return (float)std::sqrt(sq);
 }
@@ -128,11 +140,17 @@ float clip_grad_norm(const NamedTensors& params, float max_norm) {
     const double coef = max_norm / (total + 1e-6);
     if (coef < 1.0) {
         const float c = (float)coef;
-        for (const auto& p : params) {
-            Tensor g = p.second.grad();
-            if (!g.defined()) continue;
-            kernels_for(g.device()).scale(g.data(), g.data(), c, g.numel());  // g = c g, in place
-        }
+        int64_t tensors = 0, values = 0;
+        for (const auto& p : params)
+            if (p.second.grad().defined()) ++tensors, values += p.second.numel();
+        run_update("clip_scale", params.empty() ? Device::CPU : params[0].second.device(), tensors, values,
+                   8.0 * (double)values, [&] {
+            for (const auto& p : params) {
+                Tensor g = p.second.grad();
+                if (!g.defined()) continue;
+                kernels_for(g.device()).scale(g.data(), g.data(), c, g.numel());  // g = c g, in place
+            }
+        });
     }
     return (float)total;
 }

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/kernels/kernels.h"
 #include "core/ops.h"
+#include "core/watch.h"
 
 namespace fw {
 
@@ -44,7 +45,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
         fail("conv2d: bias ", to_string(b.shape()), " does not match weight ", to_string(w.shape()));
 
     Tensor y = Tensor::empty({s.N, s.Cout, s.OH, s.OW}, x.device());
-    kernels_for(x.device()).conv2d_forward(y.data(), x.data(), w.data(), b.defined() ? b.data() : nullptr, s);
+    run_op("conv2d", {&x, &w, &b}, y, [&] {
+        kernels_for(x.device()).conv2d_forward(y.data(), x.data(), w.data(), b.defined() ? b.data() : nullptr, s);
+    });
     std::vector<Tensor> inputs = {x, w};
     if (b.defined()) inputs.push_back(b);
     if (auto* node = record<Conv2dBackward>(y, inputs)) node->s = s;

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/kernels/kernels.h"
 #include "core/ops.h"
+#include "core/watch.h"
 
 namespace fw {
 
@@ -25,7 +26,7 @@ static Tensor unary(const char* op, const Tensor& x, UnaryFwd Kernels::*fwd, Una
     check_defined(x, op, "x");
     const Kernels& k = kernels_for(x.device());
     Tensor y = Tensor::empty(x.shape(), x.device());
-    (k.*fwd)(y.data(), x.data(), x.numel());
+    run_op(op, {&x}, y, [&] { (k.*fwd)(y.data(), x.data(), x.numel()); });
     if (auto* node = record<UnaryBackward>(y, {x}, op, k.*bwd))
         node->saved = (save == Save::Input) ? x : y.detach();  // detach: a node never owns its output
     return y;
@@ -52,7 +53,7 @@ static Tensor no_grad_unary(const char* op, const Tensor& x, UnaryFwd Kernels::*
         fail(op, ": has no gradient (it is meant for constant inputs such as timesteps); "
                  "the input of shape ", to_string(x.shape()), " requires grad");
     Tensor y = Tensor::empty(x.shape(), x.device());
-    (kernels_for(x.device()).*fwd)(y.data(), x.data(), x.numel());
+    run_op(op, {&x}, y, [&] { (kernels_for(x.device()).*fwd)(y.data(), x.data(), x.numel()); });
     return y;
 }
 Tensor sin(const Tensor& x) { return no_grad_unary("sin", x, &Kernels::sin_forward); }
@@ -66,7 +67,7 @@ Tensor clamp(const Tensor& x, float lo, float hi) {
         fail("clamp: has no gradient (it is meant for sampling); the input of shape ", to_string(x.shape()),
              " requires grad");
     Tensor y = Tensor::empty(x.shape(), x.device());
-    kernels_for(x.device()).clamp(y.data(), x.data(), lo, hi, x.numel());
+    run_op("clamp", {&x}, y, [&] { kernels_for(x.device()).clamp(y.data(), x.data(), lo, hi, x.numel()); });
     return y;
 }
 
@@ -84,7 +85,7 @@ struct ScaleBackward final : Node {
 static Tensor scale_op(const char* op, const Tensor& x, float s) {
     check_defined(x, op, "x");
     Tensor y = Tensor::empty(x.shape(), x.device());
-    kernels_for(x.device()).scale(y.data(), x.data(), s, x.numel());
+    run_op(op, {&x}, y, [&] { kernels_for(x.device()).scale(y.data(), x.data(), s, x.numel()); });
     record<ScaleBackward>(y, {x}, op, s);
     return y;
 }
@@ -96,7 +97,7 @@ Tensor neg(const Tensor& x) { return scale_op("neg", x, -1.0f); }
 Tensor add(const Tensor& x, float s) {
     check_defined(x, "add_scalar", "x");
     Tensor y = Tensor::empty(x.shape(), x.device());
-    kernels_for(x.device()).add_scalar(y.data(), x.data(), s, x.numel());
+    run_op("add_scalar", {&x}, y, [&] { kernels_for(x.device()).add_scalar(y.data(), x.data(), s, x.numel()); });
     record<ScaleBackward>(y, {x}, "add_scalar", 1.0f);  // d(x + s)/dx = 1
     return y;
 }
@@ -114,7 +115,7 @@ struct PowBackward final : Node {
 Tensor pow(const Tensor& x, float p) {
     check_defined(x, "pow", "x");
     Tensor y = Tensor::empty(x.shape(), x.device());
-    kernels_for(x.device()).pow_forward(y.data(), x.data(), p, x.numel());
+    run_op("pow", {&x}, y, [&] { kernels_for(x.device()).pow_forward(y.data(), x.data(), p, x.numel()); });
     if (auto* node = record<PowBackward>(y, {x})) node->p = p;
     return y;
 }
@@ -139,7 +140,7 @@ static Tensor binary(const char* op, const Tensor& a, const Tensor& b, BinaryFwd
     BroadcastMap ma = make_broadcast_map(a.shape(), out), mb = make_broadcast_map(b.shape(), out);
     const Kernels& k = kernels_for(a.device());
     Tensor y = Tensor::empty(out, a.device());
-    (k.*fwd)(y.data(), a.data(), ma, b.data(), mb);
+    run_op(op, {&a, &b}, y, [&] { (k.*fwd)(y.data(), a.data(), ma, b.data(), mb); });
     if (auto* node = record<BinaryBackward>(y, {a, b}, op, k.*bwd)) {
         node->ma = ma;
         node->mb = mb;

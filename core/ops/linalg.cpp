@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/kernels/kernels.h"
 #include "core/ops.h"
+#include "core/watch.h"
 
 namespace fw {
 
@@ -36,8 +37,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     const int64_t batch = ok3 ? sa[0] : 1, M = sa[sa.size() - 2], K = sa.back(), N = sb.back();
     Tensor c = Tensor::empty(ok3 ? Shape{batch, M, N} : Shape{M, N}, a.device());
     const Kernels& k = kernels_for(a.device());
-    for (int64_t i = 0; i < batch; ++i)
-        k.gemm(false, false, M, N, K, a.data() + i * M * K, K, b.data() + i * K * N, N, 0.0f, c.data() + i * M * N, N);
+    run_op("matmul", {&a, &b}, c, [&] {
+        for (int64_t i = 0; i < batch; ++i)
+            k.gemm(false, false, M, N, K, a.data() + i * M * K, K, b.data() + i * K * N, N, 0.0f, c.data() + i * M * N, N);
+    });
     if (auto* node = record<MatmulBackward>(c, {a, b})) {
         node->batch = batch;
         node->M = M;
@@ -73,13 +76,14 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     if (b.defined() && b.shape() != Shape{out})
         fail("linear: bias ", to_string(b.shape()), " does not match weight ", to_string(w.shape()), " (need (", out, "))");
     const Kernels& k = kernels_for(x.device());
-    Tensor y = Tensor::zeros({N, out}, x.device());
+    Tensor y;
     BroadcastMap bias_map;
-    if (b.defined()) {
-        bias_map = make_broadcast_map({out}, {N, out});
-        k.gather(y.data(), b.data(), bias_map);  // y[n, o] = b[o]
-    }
-    k.gemm(false, true, N, out, in, x.data(), in, w.data(), in, 1.0f, y.data(), out);  // y += x W^T
+    if (b.defined()) bias_map = make_broadcast_map({out}, {N, out});
+    run_op("linear", {&x, &w, &b}, y, [&] {
+        y = Tensor::zeros({N, out}, x.device());
+        if (b.defined()) k.gather(y.data(), b.data(), bias_map);  // y[n, o] = b[o]
+        k.gemm(false, true, N, out, in, x.data(), in, w.data(), in, 1.0f, y.data(), out);  // y += x W^T
+    });
     std::vector<Tensor> inputs = {x, w};
     if (b.defined()) inputs.push_back(b);
     if (auto* node = record<LinearBackward>(y, inputs)) {

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/kernels/kernels.h"
 #include "core/ops.h"
+#include "core/watch.h"
 
 namespace fw {
 
@@ -32,8 +33,11 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target) {
     if (pred.shape() != target.shape())
         fail("mse_loss: pred ", to_string(pred.shape()), " and target ", to_string(target.shape()), " differ");
     if (pred.numel() == 0) fail("mse_loss: empty tensors of shape ", to_string(pred.shape()));
-    const float value = kernels_for(pred.device()).mse_loss_forward(pred.data(), target.data(), pred.numel());
-    Tensor y = Tensor::full({}, value, pred.device());
+    Tensor y;
+    run_op("mse_loss", {&pred, &target}, y, [&] {
+        y = Tensor::full({}, kernels_for(pred.device()).mse_loss_forward(pred.data(), target.data(), pred.numel()),
+                         pred.device());
+    });
     record<MseLossBackward>(y, {pred, target});
     return y;
 }
@@ -52,7 +56,7 @@ Tensor log_softmax(const Tensor& x) {
     if (x.dim() < 1 || x.shape().back() == 0) fail("log_softmax: needs a non-empty last axis, got ", to_string(x.shape()));
     const int64_t cols = x.shape().back(), rows = x.numel() / cols;
     Tensor y = Tensor::empty(x.shape(), x.device());
-    kernels_for(x.device()).log_softmax_forward(y.data(), x.data(), rows, cols);
+    run_op("log_softmax", {&x}, y, [&] { kernels_for(x.device()).log_softmax_forward(y.data(), x.data(), rows, cols); });
     if (auto* node = record<LogSoftmaxBackward>(y, {x})) {
         node->y = y.detach();
         node->rows = rows;
@@ -80,8 +84,11 @@ Tensor nll_loss(const Tensor& logp, const std::vector<int>& labels) {
         if (labels[i] < 0 || labels[i] >= classes)
             fail("nll_loss: label ", labels[i], " at index ", i, " is outside [0, ", classes, ")");
     // labels stay on the host on every device (the CUDA kernel uploads them)
-    const float value = kernels_for(logp.device()).nll_loss_forward(logp.data(), labels.data(), logp.shape()[0], classes);
-    Tensor y = Tensor::full({}, value, logp.device());
+    Tensor y;
+    run_op("nll_loss", {&logp}, y, [&] {
+        y = Tensor::full({}, kernels_for(logp.device()).nll_loss_forward(logp.data(), labels.data(), logp.shape()[0], classes),
+                         logp.device());
+    });
     if (auto* node = record<NllLossBackward>(y, {logp})) node->labels = labels;
     return y;
 }

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/kernels/kernels.h"
 #include "core/ops.h"
+#include "core/watch.h"
 
 namespace fw {
 
@@ -41,7 +42,9 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor& w, const Tensor& b,
     const GroupNormShape s = checked_shape("group_norm", x, groups, w, b, eps);
     Tensor y = Tensor::empty(x.shape(), x.device());
     Tensor mean = Tensor::empty({s.N, groups}, x.device()), rstd = Tensor::empty({s.N, groups}, x.device());
-    kernels_for(x.device()).group_norm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
+    run_op("group_norm", {&x, &w, &b}, y, [&] {
+        kernels_for(x.device()).group_norm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
+    });
     if (auto* node = record<GroupNormBackward>(y, {x, w, b})) {
         node->s = s;
         node->mean = mean;
@@ -67,8 +70,10 @@ Tensor group_norm_silu(const Tensor& x, int groups, const Tensor& w, const Tenso
     const GroupNormShape s = checked_shape("group_norm_silu", x, groups, w, b, eps);
     Tensor y = Tensor::empty(x.shape(), x.device());
     Tensor mean = Tensor::empty({s.N, groups}, x.device()), rstd = Tensor::empty({s.N, groups}, x.device());
-    kernels_for(x.device())
-        .group_norm_silu_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
+    run_op("group_norm_silu", {&x, &w, &b}, y, [&] {
+        kernels_for(x.device())
+            .group_norm_silu_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
+    });
     if (auto* node = record<GroupNormSiluBackward>(y, {x, w, b})) {
         node->s = s;
         node->mean = mean;

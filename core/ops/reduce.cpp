@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/kernels/kernels.h"
 #include "core/ops.h"
+#include "core/watch.h"
 
 namespace fw {
 
@@ -35,8 +36,11 @@ Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim) {
         if (!std::binary_search(axes.begin(), axes.end(), d)) squeezed.push_back(x.shape()[d]);
 
     BroadcastMap m = make_broadcast_map(kept, x.shape());
-    Tensor y = Tensor::zeros(keepdim ? kept : squeezed, x.device());
-    kernels_for(x.device()).scatter_add(y.data(), x.data(), m);
+    Tensor y;
+    run_op("sum", {&x}, y, [&] {
+        y = Tensor::zeros(keepdim ? kept : squeezed, x.device());
+        kernels_for(x.device()).scatter_add(y.data(), x.data(), m);
+    });
     if (auto* node = record<SumBackward>(y, {x})) node->m = m;
     return y;
 }

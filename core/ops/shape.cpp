@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/kernels/kernels.h"
 #include "core/ops.h"
+#include "core/watch.h"
 
 namespace fw {
 
@@ -40,6 +41,7 @@ Tensor reshape(const Tensor& x, Shape shape) {
     impl->offset = x.impl()->offset;
     impl->shape = shape;
     Tensor y(impl);
+    run_op("reshape", {&x}, y, [] {});  // no kernel: the trace shows that a view ran
     record<ReshapeBackward>(y, {x});
     return y;
 }
@@ -75,8 +77,11 @@ Tensor permute(const Tensor& x, std::vector<int> dims) {
         m.stride[k] = xs[dims[k]];
     }
     m.identity = std::is_sorted(dims.begin(), dims.end());
-    Tensor y = Tensor::zeros(out, x.device());
-    kernels_for(x.device()).gather(y.data(), x.data(), m);
+    Tensor y;
+    run_op("permute", {&x}, y, [&] {
+        y = Tensor::zeros(out, x.device());
+        kernels_for(x.device()).gather(y.data(), x.data(), m);
+    });
     if (auto* node = record<PermuteBackward>(y, {x})) node->m = m;
     return y;
 }
@@ -138,12 +143,14 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
     split_around(out, axis, outer, inner);
     Tensor y = Tensor::empty(out, xs[0].device());
     const Kernels& k = kernels_for(y.device());
-    int64_t start = 0;
-    for (size_t i = 0; i < xs.size(); ++i) {
-        // y[:, start : start + size_i, :] = x_i
-        k.copy_axis_range(y.data(), out[axis], start, xs[i].data(), sizes[i], 0, sizes[i], outer, inner, false);
-        start += sizes[i];
-    }
+    run_op("concat", xs, y, [&] {
+        int64_t start = 0;
+        for (size_t i = 0; i < xs.size(); ++i) {
+            // y[:, start : start + size_i, :] = x_i
+            k.copy_axis_range(y.data(), out[axis], start, xs[i].data(), sizes[i], 0, sizes[i], outer, inner, false);
+            start += sizes[i];
+        }
+    });
     if (auto* node = record<ConcatBackward>(y, xs)) {
         node->outer = outer;
         node->inner = inner;
@@ -175,7 +182,10 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
     int64_t outer, inner;
     split_around(x.shape(), axis, outer, inner);
     Tensor y = Tensor::empty(out, x.device());
-    kernels_for(x.device()).copy_axis_range(y.data(), end - start, 0, x.data(), n, start, end - start, outer, inner, false);
+    run_op("slice", {&x}, y, [&] {
+        kernels_for(x.device()).copy_axis_range(y.data(), end - start, 0, x.data(), n, start, end - start, outer, inner,
+                                                false);
+    });
     if (auto* node = record<SliceBackward>(y, {x})) {
         node->outer = outer;
         node->inner = inner;
@@ -219,7 +229,7 @@ Tensor upsample_nearest2x(const Tensor& x) {
     check_nchw(x, "upsample_nearest2x");
     const Shape& s = x.shape();
     Tensor y = Tensor::empty({s[0], s[1], 2 * s[2], 2 * s[3]}, x.device());
-    kernels_for(x.device()).upsample2x_forward(y.data(), x.data(), s[0] * s[1], s[2], s[3]);
+    run_op("upsample2x", {&x}, y, [&] { kernels_for(x.device()).upsample2x_forward(y.data(), x.data(), s[0] * s[1], s[2], s[3]); });
     record<Upsample2xBackward>(y, {x});
     return y;
 }
@@ -239,8 +249,11 @@ Tensor avg_pool2d(const Tensor& x, int k) {
     if (k < 1 || s[2] < k || s[3] < k)
         fail("avg_pool2d: window ", k, " does not fit input of shape ", to_string(s));
     Tensor y = Tensor::empty({s[0], s[1], s[2] / k, s[3] / k}, x.device());
-    kernels_for(x.device()).avg_pool2d_forward(y.data(), x.data(), s[0] * s[1], s[2], s[3], k);
-    if (auto* node = record<AvgPool2dBackward>(y, {x})) node->k = k;
+    const Kernels& kern = kernels_for(x.device());
+    run_op("avg_pool2d", {&x}, y, [&] { kern.avg_pool2d_forward(y.data(), x.data(), s[0] * s[1], s[2], s[3], k); });
+    // (kern outside the lambda and std::vector(1, x), not {x}: else g++ 12 inlines this into a false
+    // -Wfree-nonheap-object warning)
+    if (auto* node = record<AvgPool2dBackward>(y, std::vector<Tensor>(1, x))) node->k = k;
     return y;
 }
 

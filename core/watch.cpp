@@ -49,6 +49,7 @@ Settings read_environment() {
 
 Settings g_settings = read_environment();
 std::ostream* g_trace_stream = nullptr;
+bool g_first_bad_seen = false;  // FW_TRACE=2 has marked the first NaN/Inf (set_trace_level resets it)
 thread_local int t_depth = 0;  // > 0 inside a watched op: ops it calls are part of it, not watched again
 
 double now_s() {
@@ -66,8 +67,11 @@ struct ProfileRow {
 
 struct Profile {
     std::mutex mu;
-    std::map<std::pair<std::string, Pass>, ProfileRow> rows;
+    // Ops of the marked steps (merged from `pending` at each profile_step()), and ops since the last
+    // mark: a table with steps marked shows the steps only, not what a program did after them.
+    std::map<std::pair<std::string, Pass>, ProfileRow> rows, pending;
     double start_s = -1;  // the clock starts at start_profile(), else at the first profiled op
+    double last_step_s = -1;  // when the last marked step ended
     int64_t steps = 0;
     bool printed = false;
     bool at_exit_registered = false;
@@ -155,6 +159,7 @@ int trace_level() { return g_settings.trace; }
 void set_trace_level(int level) {
     if (level < 0 || level > 2) fail("set_trace_level: ", level, " is not 0, 1 or 2");
     g_settings.trace = level;
+    g_first_bad_seen = false;
     update_watching();
 }
 
@@ -168,17 +173,55 @@ void start_profile() {
     Profile& p = profile();
     std::lock_guard<std::mutex> lock(p.mu);
     p.rows.clear();
+    p.pending.clear();
     p.steps = 0;
     p.printed = false;
     p.start_s = now_s();
+    p.last_step_s = -1;
     register_at_exit();
+}
+
+void stop_profile() {
+    g_settings.profile = false;
+    update_watching();
+    Profile& p = profile();
+    std::lock_guard<std::mutex> lock(p.mu);
+    p.rows.clear();
+    p.pending.clear();
+    p.steps = 0;
+    p.start_s = -1;
+    p.last_step_s = -1;
+    p.devices.clear();
+}
+
+ProfileSnapshot profile_snapshot() {
+    Profile& p = profile();
+    std::lock_guard<std::mutex> lock(p.mu);
+    ProfileSnapshot snap;
+    const bool marked = p.steps > 0;
+    for (const auto& [key, r] : marked ? p.rows : p.pending)
+        snap.entries.push_back({key.first, key.second, r.calls, r.seconds, r.flops_known && r.flops > 0 ? r.flops : -1.0, r.bytes});
+    std::sort(snap.entries.begin(), snap.entries.end(), [](const ProfileEntry& a, const ProfileEntry& b) { return a.seconds > b.seconds; });
+    snap.wall_seconds = p.start_s < 0 ? 0.0 : (marked ? p.last_step_s : now_s()) - p.start_s;
+    snap.steps = p.steps;
+    return snap;
 }
 
 void profile_step() {
     if (!g_settings.profile) return;
     Profile& p = profile();
     std::lock_guard<std::mutex> lock(p.mu);
+    for (const auto& [key, add] : p.pending) {
+        ProfileRow& r = p.rows[key];
+        r.calls += add.calls;
+        r.seconds += add.seconds;
+        r.flops += add.flops;
+        r.flops_known = r.flops_known && add.flops_known;
+        r.bytes += add.bytes;
+    }
+    p.pending.clear();
     ++p.steps;
+    p.last_step_s = now_s();
 }
 
 // --- one watched op -----------------------------------------------------------------------------
@@ -251,7 +294,7 @@ void OpWatch::finish() {
             register_at_exit();
         }
         if (std::find(p.devices.begin(), p.devices.end(), device_) == p.devices.end()) p.devices.push_back(device_);
-        ProfileRow& r = p.rows[{op_, pass_}];
+        ProfileRow& r = p.pending[{op_, pass_}];
         ++r.calls;
         r.seconds += seconds;
         if (flops >= 0) r.flops += flops;
@@ -286,9 +329,8 @@ void OpWatch::finish() {
     for (size_t i = 0; i < stats_.size(); ++i) {
         const ValueStats s = value_stats(stats_[i]);
         line << "[trace]        " << stats_names_[i] << " " << to_string(s);
-        static bool first_bad_seen = false;
-        if ((s.nan || s.inf) && !first_bad_seen) {
-            first_bad_seen = true;
+        if ((s.nan || s.inf) && !g_first_bad_seen) {
+            g_first_bad_seen = true;
             line << "   <-- the first NaN/Inf of the run";
         }
         line << "\n";
@@ -329,52 +371,47 @@ std::string to_string(const ValueStats& s) {
 // --- the table -----------------------------------------------------------------------------------
 
 void print_profile(std::ostream& os) {
-    Profile& p = profile();
-    std::vector<std::pair<std::pair<std::string, Pass>, ProfileRow>> rows;
-    double start_s, steps;
     bool cpu = false;
     {
+        Profile& p = profile();
         std::lock_guard<std::mutex> lock(p.mu);
         p.printed = true;
-        rows.assign(p.rows.begin(), p.rows.end());
-        start_s = p.start_s;
-        steps = (double)p.steps;
         cpu = std::find(p.devices.begin(), p.devices.end(), Device::CPU) != p.devices.end();
     }
-    const double wall = start_s < 0 ? 0.0 : now_s() - start_s;
-    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+    const ProfileSnapshot snap = profile_snapshot();
+    const double wall = snap.wall_seconds;
     double in_ops = 0;
-    for (const auto& r : rows) in_ops += r.second.seconds;
+    for (const ProfileEntry& e : snap.entries) in_ops += e.seconds;
     const int threads = num_threads();
     const double peak = cpu ? measure_fma_peak_gflops(threads) : 0.0;  // measured after the timed part
-    const bool per_step = steps > 0;
-    const double div = per_step ? steps : 1.0;
+    const bool per_step = snap.steps > 0;
+    const double div = per_step ? (double)snap.steps : 1.0;
 
     char buf[256];
-    std::snprintf(buf, sizeof buf, "[profile] %s%.0f step%s, %.1f ms in all%s; CPU path %s, %d thread%s; FMA peak %.0f GFLOP/s (measured at exit)\n",
-                  per_step ? "" : "no steps marked: totals over ", per_step ? steps : 1.0, per_step && steps == 1 ? "" : "s",
-                  wall * 1e3, per_step ? "" : "", cpu_path_name(cpu_path()), threads, threads == 1 ? "" : "s", peak);
+    std::snprintf(buf, sizeof buf, "[profile] %s%lld step%s, %.1f ms in all; CPU path %s, %d thread%s; FMA peak %.0f GFLOP/s (measured at exit)\n",
+                  per_step ? "" : "no steps marked, totals over ", (long long)std::max<int64_t>(snap.steps, 1),
+                  snap.steps == 1 || !per_step ? "" : "s", wall * 1e3, cpu_path_name(cpu_path()), threads, threads == 1 ? "" : "s", peak);
     os << buf;
     std::snprintf(buf, sizeof buf, "%-18s %-8s %10s %10s %7s %9s %8s %8s\n", "op", "pass", per_step ? "calls/step" : "calls",
                   per_step ? "ms/step" : "ms", "share", "GFLOP/s", "of peak", "GB/s");
     os << buf;
-    for (const auto& [key, r] : rows) {
-        const double ms = r.seconds * 1e3 / div, share = wall > 0 ? 100.0 * r.seconds / wall : 0.0;
+    for (const ProfileEntry& e : snap.entries) {
+        const double ms = e.seconds * 1e3 / div, share = wall > 0 ? 100.0 * e.seconds / wall : 0.0;
         std::string rate = "", frac = "", gbs = "";
-        if (r.flops_known && r.flops > 0 && r.seconds > 0) {
-            const double g = r.flops / r.seconds / 1e9;
+        if (e.flops > 0 && e.seconds > 0) {
+            const double g = e.flops / e.seconds / 1e9;
             std::snprintf(buf, sizeof buf, "%.1f", g);
             rate = buf;
             if (peak > 0) {
                 std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * g / peak);
                 frac = buf;
             }
-        } else if (r.bytes > 0 && r.seconds > 0) {
-            std::snprintf(buf, sizeof buf, "%.1f", r.bytes / r.seconds / 1e9);
+        } else if (e.bytes > 0 && e.seconds > 0) {
+            std::snprintf(buf, sizeof buf, "%.1f", e.bytes / e.seconds / 1e9);
             gbs = buf;
         }
-        std::snprintf(buf, sizeof buf, "%-18s %-8s %10.1f %10.3f %6.1f%% %9s %8s %8s\n", key.first.c_str(),
-                      pass_name(key.second), (double)r.calls / div, ms, share, rate.c_str(), frac.c_str(), gbs.c_str());
+        std::snprintf(buf, sizeof buf, "%-18s %-8s %10.1f %10.3f %6.1f%% %9s %8s %8s\n", e.op.c_str(), pass_name(e.pass),
+                      (double)e.calls / div, ms, share, rate.c_str(), frac.c_str(), gbs.c_str());
         os << buf;
     }
     const double other = std::max(0.0, wall - in_ops);

@@ -14,8 +14,9 @@
 // Where the switch is: in exactly two places, where ops run their forward kernels (run_op, used
 // by every op in core/ops/) and where backward() runs each Node (run_backward in
 // core/autograd.cpp). When nothing watches, run_op is one test of a global bool before it calls
-// the kernels: a training step is no slower (bench_train_step measures it: train_step vs the
-// same step with the trace compiled in but off is the same code).
+// the kernels, and run_backward makes the same one test per Node: a training step is no slower
+// (bench/bench_train_step.cpp's BM_train_step_profiled runs the same step watched, for the cost
+// of watching; the unwatched step's time is unchanged beside the commit before watch.h).
 //
 // What "which kernel" means: the kernel table's name (core/kernels/kernels.h: "scalar
 // reference", "avx2", "avx512", "cuda") and what a kernel with several algorithms chose
@@ -44,8 +45,28 @@ bool profiling();
 // Turns the profiler on and starts its clock afresh (forgetting what it counted so far); the table
 // is printed to std::cerr when the program ends, or earlier by print_profile().
 void start_profile();
-void profile_step();                       // one training (or sampling) step has ended
+// One training (or sampling) step has ended. Once steps are marked, the table holds the ops from
+// start_profile() to the last mark, per step; what ran after it is left out.
+void profile_step();
 void print_profile(std::ostream& os);      // the table; the program-end print is then skipped
+void stop_profile();                       // off, its counts forgotten, nothing printed at exit
+
+// What the table is made of, for tests and programs that print their own.
+struct ProfileEntry {
+    std::string op;
+    Pass pass;
+    int64_t calls = 0;
+    double seconds = 0;
+    double flops = -1;  // direct multiply-add FLOPs (conv2d, matmul, linear), else -1
+    double bytes = 0;   // the least an op must move: each input and output once
+};
+struct ProfileSnapshot {
+    std::vector<ProfileEntry> entries;  // by time, largest first
+    double wall_seconds = 0;            // from start_profile() (or the first profiled op) to the last
+                                        // profile_step() (or now, when no step was marked)
+    int64_t steps = 0;                  // profile_step() calls
+};
+ProfileSnapshot profile_snapshot();
 
 namespace watch_detail {
 extern bool g_watching;  // trace_level() > 0 || profiling(): the one test the hot path makes

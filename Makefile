@@ -129,7 +129,7 @@ TORCH_MIN_TIME       ?= 10
 BENCH_FILTER         ?=
 BENCH_RESULTS        ?= $(BUILD)/bench/results
 
-.PHONY: all test build-tests examples walkthrough step-through train train-quick bench bench-quick bench-build bench-run deps-bench help clean deps-test info data classifier torch-check deps-torch
+.PHONY: all test build-tests examples walkthrough step-through graph train train-quick bench bench-quick bench-build bench-run deps-bench help clean deps-test info data classifier torch-check deps-torch
 
 all: build-tests
 
@@ -161,6 +161,17 @@ walkthrough: deps-test info
 step-through: deps-test info
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/step_through
 	$(BUILD)/examples/step_through $(if $(and $(wildcard data/mnist/train-images-idx3-ubyte*),$(wildcard data/mnist/train-labels-idx1-ubyte*)),--data data/mnist)
+
+# The autograd graph of the tiny UNet's training step (the one step_through walks), as a picture:
+# FW_GRAPH writes it as Graphviz DOT (core/graph_dot.h) and Debian's graphviz draws it.
+GRAPH_DIR := out/graph
+graph: deps-test info
+	@scripts/ensure-packages.sh "make graph: Graphviz's dot" graphviz
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/step_through
+	@mkdir -p $(GRAPH_DIR)
+	FW_GRAPH=$(GRAPH_DIR)/unet_tiny_step.dot $(BUILD)/examples/step_through > /dev/null
+	dot -Tpng -Gdpi=60 $(GRAPH_DIR)/unet_tiny_step.dot -o $(GRAPH_DIR)/unet_tiny_step.png
+	@echo "make graph: wrote $(GRAPH_DIR)/unet_tiny_step.png (from $(GRAPH_DIR)/unet_tiny_step.dot)"
 
 # Real digits into data/$(DATASET)/ as IDX files, once (scripts/get-data.sh says what it does).
 data: deps-test
@@ -323,6 +334,7 @@ help:
 	@echo "  make classifier     train the LeNet classifier evaluate uses -> $(CLASSIFIER)"
 	@echo "  make walkthrough    build and run examples/walkthrough: the DDPM equations on one image (out/walkthrough)"
 	@echo "  make step-through   build and run examples/step_through: one training step of the tiny UNet, every stage checked"
+	@echo "  make graph          draw the tiny UNet's training-step autograd graph: out/graph/unet_tiny_step.png (installs graphviz)"
 	@echo "  make torch-check    install PyTorch; check that examples/pytorch/ddpm_torch.py predicts our noise (<= 5e-5 x RMS),"
 	@echo "                      continues a run with torchrun (2 CPU processes) and hands it back to train_mnist"
 	@echo "  make info           what this configuration builds and which optional parts were found"

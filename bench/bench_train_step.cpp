@@ -7,12 +7,21 @@
 // (core/storage.h memory_stats; parameters, gradients and Adam's moments included).
 // bench/train_step_torch.py runs the identical model in PyTorch; bench/summarize.py puts the
 // two side by side.
+// train_step_profiled is train_step with the per-op profiler on (core/watch.h): its time beside
+// train_step's is the cost of watching. `bench_train_step --profile [--steps N] [--threads T]`
+// prints the profiler's table of N steps (default 10, after one warm-up step) at batch 64 instead
+// of benchmarking; bench/profile_torch.py prints PyTorch's torch.profiler table of the same step.
 // The *_cuda cases run the same on the CUDA backend at batch 64 and 256 (`train_step_torch.py
 // --device cuda` is PyTorch's side); each iteration ends with the GPU finished (loss.item() /
 // cuda::synchronize()), so real time is GPU time. Without a GPU they are skipped with the reason.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
 
 #include "core/autograd.h"
 #include "core/cpu.h"
@@ -20,6 +29,7 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "core/storage.h"
+#include "core/watch.h"
 #include "diffusion/diffusion.h"
 #include "nn/optim.h"
 #include "nn/unet.h"
@@ -28,29 +38,61 @@ using namespace fw;
 
 namespace {
 
-// One training step on `device`: the body of every train_step case.
-void run_train_steps(benchmark::State& state, int batch, Device device) {
-    Generator gen(0);
-    nn::UNet model(nn::UNetConfig::small(), gen);
-    model.to(device);
-    nn::Adam adam(model.parameters(), {2e-4f});
+// UNet-S, Adam and a batch on `device`: what a training step needs.
+struct TrainSetup {
+    Generator gen{0};
+    nn::UNet model{nn::UNetConfig::small(), gen};
+    std::unique_ptr<nn::Adam> adam;  // made after the model has moved to its device
     diffusion::Schedule sch = diffusion::linear_schedule();
-    diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return model.forward(xt, t); };
-    Tensor x0 = rand_uniform({batch, 1, 28, 28}, gen, -1.0f, 1.0f, device);
+    Tensor x0;
+    TrainSetup(int batch, Device device) {
+        model.to(device);
+        adam = std::make_unique<nn::Adam>(model.parameters(), nn::AdamOptions{2e-4f});
+        x0 = rand_uniform({batch, 1, 28, 28}, gen, -1.0f, 1.0f, device);
+    }
+    float step() {
+        diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return model.forward(xt, t); };
+        Tensor loss = diffusion::l_simple(sch, eps_theta, x0, gen);
+        model.zero_grad();
+        loss.backward();
+        adam->step();
+        return loss.item();  // waits for the GPU on the CUDA backend
+    }
+};
+
+// One training step on `device`: the body of every train_step case; `profiled`: with the per-op
+// profiler on, each step marked.
+void run_train_steps(benchmark::State& state, int batch, Device device, bool profiled = false) {
+    TrainSetup s(batch, device);
+    if (profiled) start_profile();
     size_t peak = 0;
     for (auto _ : state) {
         reset_peak_memory(device);
         {
-            Tensor loss = diffusion::l_simple(sch, eps_theta, x0, gen);
-            model.zero_grad();
-            loss.backward();
-            adam.step();
-            benchmark::DoNotOptimize(loss.item());  // waits for the GPU on the CUDA backend
+            ProfiledStep step;
+            benchmark::DoNotOptimize(s.step());
         }
         peak = std::max(peak, memory_stats(device).peak_live_bytes);
     }
+    if (profiled) stop_profile();
     state.counters["peak_MiB"] = (double)peak / (1024.0 * 1024.0);
     state.counters["images/s"] = benchmark::Counter((double)batch, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// --profile: the profiler's table of `steps` training steps at batch 64 (after one warm-up step).
+int print_train_step_profile(int steps, int threads) {
+    set_num_threads(threads);
+    TrainSetup s(64, Device::CPU);
+    s.step();
+    start_profile();
+    for (int i = 0; i < steps; ++i) {
+        ProfiledStep step;
+        s.step();
+    }
+    std::cout << "UNet-S training step, batch 64, " << threads << " threads, " << steps << " steps after one warm-up:\n";
+    print_profile(std::cout);
+    stop_profile();
+    return 0;
 }
 
 // One DDPM step (Eq. 18) of `batch` images on `device`: the body of every sample_step case.
@@ -88,6 +130,13 @@ void train_step(benchmark::State& state) {
     state.SetLabel(std::string(cpu_path_name(cpu_path())) + ", " + std::to_string(threads) + " threads");
 }
 
+void train_step_profiled(benchmark::State& state) {
+    const int batch = (int)state.range(0), threads = (int)state.range(1);
+    set_num_threads(threads);
+    run_train_steps(state, batch, Device::CPU, /*profiled=*/true);
+    state.SetLabel(std::string(cpu_path_name(cpu_path())) + ", " + std::to_string(threads) + " threads, profiler on");
+}
+
 void sample_step(benchmark::State& state) {
     const int batch = (int)state.range(0), threads = (int)state.range(1);
     set_num_threads(threads);
@@ -110,8 +159,37 @@ void sample_step_cuda(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(train_step)->ArgNames({"batch", "threads"})->Args({64, 2})->Args({64, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(train_step_profiled)->ArgNames({"batch", "threads"})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(sample_step)->ArgNames({"batch", "threads"})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(train_step_cuda)->ArgName("batch")->Arg(64)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(sample_step_cuda)->ArgName("batch")->Arg(64)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    // --profile [--steps N] [--threads T]: the per-op table instead of the benchmarks
+    bool profile = false;
+    int steps = 10, threads = 2;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto number = [&](const char* flag) {
+            if (i + 1 >= argc) {
+                std::cerr << "bench_train_step: " << flag << " needs a number\n";
+                std::exit(2);
+            }
+            const int v = std::atoi(argv[++i]);
+            if (v < 1 || v > 100000) {
+                std::cerr << "bench_train_step: " << flag << " '" << argv[i] << "': allowed 1 to 100000\n";
+                std::exit(2);
+            }
+            return v;
+        };
+        if (a == "--profile") profile = true;
+        else if (a == "--steps") steps = number("--steps");
+        else if (a == "--threads") threads = number("--threads");
+    }
+    if (profile) return print_train_step_profile(steps, threads);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

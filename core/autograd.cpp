@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -101,6 +102,13 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
         Tensor dy = std::move(found->second);
         grads.erase(found);
 
+        // FW_TRACE / FW_PROFILE (core/watch.h): the backward of each op is watched here, in one
+        // place; its time includes making (zero-filled) buffers for the gradients it adds into.
+        std::optional<OpWatch> watch;
+        if (watching()) {
+            watch.emplace(node.name, Pass::Backward, dy.device());
+            watch->gradient_in(dy);
+        }
         std::vector<float*> dx(node.inputs.size(), nullptr);
         for (size_t i = 0; i < node.inputs.size(); ++i) {
             TensorImpl* in = node.inputs[i].impl();
@@ -113,21 +121,15 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
                 dx[i] = g.data();
             }
         }
-        if (!watching()) {
-            node.backward(dy.data(), dx.data());
-            continue;
-        }
-        // FW_TRACE / FW_PROFILE (core/watch.h): the backward of each op is watched here, in one place.
-        OpWatch w(node.name, Pass::Backward, dy.device());
-        w.gradient_in(dy);
         node.backward(dy.data(), dx.data());
+        if (!watch) continue;
         for (size_t i = 0; i < node.inputs.size(); ++i) {
             TensorImpl* in = node.inputs[i].impl();
-            if (dx[i] == nullptr) w.gradient_out(node.inputs[i], false);
-            else if (!in->grad_fn) w.gradient_out(Tensor(in->grad), true);
-            else w.gradient_out(grads[in], true);
+            if (dx[i] == nullptr) watch->gradient_out(node.inputs[i], false);
+            else if (!in->grad_fn) watch->gradient_out(Tensor(in->grad), true);
+            else watch->gradient_out(grads[in], true);
         }
-        w.finish();
+        watch->finish();
     }
 }
 

@@ -67,11 +67,12 @@ struct ProfileRow {
 
 struct Profile {
     std::mutex mu;
-    // Ops of the marked steps (merged from `pending` at each profile_step()), and ops since the last
-    // mark: a table with steps marked shows the steps only, not what a program did after them.
+    // Ops of the marked steps (`pending` is merged into `rows` at each profile_step_end()), and
+    // ops outside them (kept in `pending` while no step is marked: then they are the table).
     std::map<std::pair<std::string, Pass>, ProfileRow> rows, pending;
     double start_s = -1;  // the clock starts at start_profile(), else at the first profiled op
-    double last_step_s = -1;  // when the last marked step ended
+    double step_begin_s = -1;  // the step being marked began then
+    double steps_seconds = 0;  // the marked steps' time in all
     int64_t steps = 0;
     bool printed = false;
     bool at_exit_registered = false;
@@ -177,7 +178,8 @@ void start_profile() {
     p.steps = 0;
     p.printed = false;
     p.start_s = now_s();
-    p.last_step_s = -1;
+    p.step_begin_s = -1;
+    p.steps_seconds = 0;
     register_at_exit();
 }
 
@@ -190,7 +192,8 @@ void stop_profile() {
     p.pending.clear();
     p.steps = 0;
     p.start_s = -1;
-    p.last_step_s = -1;
+    p.step_begin_s = -1;
+    p.steps_seconds = 0;
     p.devices.clear();
 }
 
@@ -202,15 +205,24 @@ ProfileSnapshot profile_snapshot() {
     for (const auto& [key, r] : marked ? p.rows : p.pending)
         snap.entries.push_back({key.first, key.second, r.calls, r.seconds, r.flops_known && r.flops > 0 ? r.flops : -1.0, r.bytes});
     std::sort(snap.entries.begin(), snap.entries.end(), [](const ProfileEntry& a, const ProfileEntry& b) { return a.seconds > b.seconds; });
-    snap.wall_seconds = p.start_s < 0 ? 0.0 : (marked ? p.last_step_s : now_s()) - p.start_s;
+    snap.wall_seconds = marked ? p.steps_seconds : p.start_s < 0 ? 0.0 : now_s() - p.start_s;
     snap.steps = p.steps;
     return snap;
 }
 
-void profile_step() {
+void profile_step_begin() {
     if (!g_settings.profile) return;
     Profile& p = profile();
     std::lock_guard<std::mutex> lock(p.mu);
+    p.pending.clear();  // what ran since the last step is not part of a step
+    p.step_begin_s = now_s();
+}
+
+void profile_step_end() {
+    if (!g_settings.profile) return;
+    Profile& p = profile();
+    std::lock_guard<std::mutex> lock(p.mu);
+    if (p.step_begin_s < 0) fail("profile_step_end: no step began (profile_step_begin)");
     for (const auto& [key, add] : p.pending) {
         ProfileRow& r = p.rows[key];
         r.calls += add.calls;
@@ -221,7 +233,8 @@ void profile_step() {
     }
     p.pending.clear();
     ++p.steps;
-    p.last_step_s = now_s();
+    p.steps_seconds += now_s() - p.step_begin_s;
+    p.step_begin_s = -1;
 }
 
 // --- one watched op -----------------------------------------------------------------------------

@@ -45,9 +45,22 @@ bool profiling();
 // Turns the profiler on and starts its clock afresh (forgetting what it counted so far); the table
 // is printed to std::cerr when the program ends, or earlier by print_profile().
 void start_profile();
-// One training (or sampling) step has ended. Once steps are marked, the table holds the ops from
-// start_profile() to the last mark, per step; what ran after it is left out.
-void profile_step();
+// Marking steps: the ops between profile_step_begin() and profile_step_end() are one step. Once a
+// step is marked, the table holds the marked steps only (per step): what a program does between
+// steps (a checkpoint, a sample grid) is left out, and so is everything after the last one.
+void profile_step_begin();
+void profile_step_end();
+// The same as a scope: { ProfiledStep s; trainer.step(); }. Nothing when the profiler is off.
+class ProfiledStep {
+public:
+    ProfiledStep() : on_(profiling()) { if (on_) profile_step_begin(); }
+    ~ProfiledStep() { if (on_) profile_step_end(); }
+    ProfiledStep(const ProfiledStep&) = delete;
+    ProfiledStep& operator=(const ProfiledStep&) = delete;
+
+private:
+    bool on_;
+};
 void print_profile(std::ostream& os);      // the table; the program-end print is then skipped
 void stop_profile();                       // off, its counts forgotten, nothing printed at exit
 
@@ -62,9 +75,9 @@ struct ProfileEntry {
 };
 struct ProfileSnapshot {
     std::vector<ProfileEntry> entries;  // by time, largest first
-    double wall_seconds = 0;            // from start_profile() (or the first profiled op) to the last
-                                        // profile_step() (or now, when no step was marked)
-    int64_t steps = 0;                  // profile_step() calls
+    double wall_seconds = 0;            // the marked steps' time, or (none marked) the time since
+                                        // start_profile() or the first profiled op
+    int64_t steps = 0;                  // marked steps
 };
 ProfileSnapshot profile_snapshot();
 

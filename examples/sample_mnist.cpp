@@ -8,13 +8,16 @@
 // MNIST tool) and reports images/s. The images have the size the model was trained on (the
 // checkpoint records it). Checked before sampling: the checkpoint (its CRC-32s, finite values,
 // settings) and that OUT's folder is writable; Ctrl-C stops the sampler within a step and
-// writes nothing.
+// writes nothing. --profile: the per-op table of the sampler's steps (core/watch.h; the first
+// step, which warms up, is left out).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/watch.h"
 #include "examples/common/ddpm_trainer.h"
 #include "examples/common/flags.h"
 #include "examples/common/images.h"
@@ -29,7 +32,7 @@ int main(int argc, char** argv) {
     std::string ckpt = "out/mnist/checkpoint.safetensors", out = "out/mnist/sampled", sampler = "ddpm", device = "cpu";
     std::string sigma = "beta";
     int64_t n = 64, steps = 100, seed = 0, threads = 0;
-    bool no_clip = false;
+    bool no_clip = false, profile = false;
     flags::Parser p("sample_mnist", "Draws digits from the EMA weights of a train_mnist checkpoint.");
     p.add_string("ckpt", &ckpt, "checkpoint written by train_mnist");
     p.add_string("out", &out, "output path prefix: OUT.png and OUT-idx3-ubyte");
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
     p.add_int("seed", &seed, "seed of the sampler's noise", 0, 1'000'000'000);
     p.add_int("threads", &threads, "threads (0 = all cores)", 0, 256);
     p.add_string("device", &device, "where to sample (cuda: the CUDA backend, one GPU)", {"cpu", "cuda"});
+    p.add_bool("profile", &profile, "print the per-op table of the sampler's steps (the first step is left out)");
     p.add_bool("no-clip", &no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines reach a pipe or a log file as they happen
     try {
@@ -71,9 +75,21 @@ int main(int argc, char** argv) {
                     (long long)cols, sampler.c_str(), device_name(dev));
         Generator gen((uint64_t)seed);
         auto t0 = std::chrono::steady_clock::now();
+        // --profile: a step runs from one call of on_step to the next; the first is the warm-up
+        diffusion::StepCallback on_step = nullptr;
+        if (profile)
+            on_step = [](int, const Tensor&, const Tensor&) {
+                if (!profiling()) start_profile();
+                else profile_step_end();
+                profile_step_begin();
+            };
         Tensor x = train::sample_images(*net, sch, n, rows, cols, sampler, steps, gen, !no_clip,
-                                        train::sigma_from_flag(sigma));
+                                        train::sigma_from_flag(sigma), on_step);
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (profile && profiling()) {
+            print_profile(std::cout);
+            stop_profile();
+        }
         images::write_grid_png(out + ".png", x, 10);
         outputs::write_samples_idx(out + "-idx3-ubyte", x);
         std::printf("sample_mnist: %lld steps in %.1f s: %.2f images/s; wrote %s.png and %s-idx3-ubyte\n",

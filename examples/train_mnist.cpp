@@ -20,6 +20,9 @@
 //   samples.png           the final grid; samples-idx3-ubyte the same images as IDX (any MNIST tool)
 //   reverse_process.png   x_t (top rows) and the predicted x_0 (bottom rows) along the final sampler
 //   loss.png              the loss curve (log scale)
+//
+// --profile: after the training steps, the per-op table of them (core/watch.h; the first step of
+// the run, which warms up allocations and caches, is left out); FW_TRACE=1 traces every op.
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -27,6 +30,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <unistd.h>
 
@@ -35,6 +39,7 @@
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "examples/common/ddpm_trainer.h"
+#include "core/watch.h"
 #include "examples/common/flags.h"
 #include "examples/common/images.h"
 #include "examples/common/interrupt.h"
@@ -54,7 +59,7 @@ struct Options {
     int64_t steps = 4000, batch = 32, warmup = 400, seed = 0, threads = 0, base = 32, mid = 64;
     int64_t ckpt_every = 250, sample_every = 1000, samples = 64, sample_steps = 100;
     double lr = 1e-3, ema = 0.999, clip = 1.0;
-    bool resume = false, no_ema_warmup = false, no_clip = false;
+    bool resume = false, no_ema_warmup = false, no_clip = false, profile = false;
 };
 
 // Keeps the CSV rows up to `step` (a resumed run rewrites what came after its checkpoint).
@@ -170,7 +175,10 @@ int run(const Options& o, const flags::Parser& p) {
         if (int sig = interrupt::received()) return stop(sig);
         auto t0 = std::chrono::steady_clock::now();
         float loss;
+        // --profile: from the second step of this run on (the first one warms up), or the only one
+        if (o.profile && !profiling() && (trainer.step_count() > first || cfg.steps - first == 1)) start_profile();
         try {
+            ProfiledStep profiled;
             loss = trainer.step();
         } catch (const train::NonFiniteStep& e) {
             bar.finish();
@@ -196,6 +204,10 @@ int run(const Options& o, const flags::Parser& p) {
         }
     }
     bar.finish();
+    if (o.profile && profiling()) {
+        print_profile(std::cout);
+        stop_profile();
+    }
     log.close();
     if (!log) fail("closing ", log_path, ": ", std::strerror(errno));
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -288,6 +300,7 @@ int main(int argc, char** argv) {
     p.add_int("sample-steps", &o.sample_steps, "DDIM steps for the final samples", 1, 1000);
     p.add_string("sigma", &o.sigma, "DDPM's noise variance sigma_t^2 (Eq. 14): beta_t or beta_tilde_t", {"beta", "beta_tilde"});
     p.add_bool("no-clip", &o.no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
+    p.add_bool("profile", &o.profile, "print the per-op table of the training steps when they end (the first step is left out)");
     p.add_bool("resume", &o.resume, "continue the run in --out from its checkpoint (flags left out take its settings)");
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines reach a pipe or a log file as they happen
     try {

@@ -337,7 +337,7 @@ void OpWatch::finish() {
     line << head;
     line.width(56);
     line << std::left << shapes << "  ";
-    line.width(48);
+    line.width(60);
     line << std::left << kernel << tail << "\n";
     for (size_t i = 0; i < stats_.size(); ++i) {
         const ValueStats s = value_stats(stats_[i]);

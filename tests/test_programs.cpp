@@ -219,6 +219,30 @@ TEST_CASE("train_mnist: problems are found before the first step, each naming it
     }
 }
 
+TEST_CASE("train_mnist --profile and sample_mnist --profile: the per-op table of the steps after the first") {
+    fw::test::TempDir dir;
+    const std::string out = dir.file("out"), ckpt = train_tiny_checkpoint(dir);
+    ProgramRun t = run_program("train_mnist", plus(tiny_run(dir.file("data"), dir.file("out2"), 4), {"--profile"}));
+    INFO(shown(t));
+    REQUIRE(t.exit_code == 0);
+    CHECK(contains(t.out, "[profile] 3 steps"));  // 4 steps, the first one left out
+    CHECK(contains(t.out, "conv2d             forward        "));
+    CHECK(contains(t.out, "conv2d             backward       "));
+    CHECK(contains(t.out, "adam               update          1.0"));
+    CHECK(contains(t.out, "ema                update          1.0"));
+    CHECK(contains(t.out, "\nother "));
+    CHECK(contains(t.out, "\ntotal "));
+    CHECK(t.out.find("[profile]") < t.out.find("[train] sampling"));  // the training steps only
+
+    ProgramRun s = run_program("sample_mnist", {"--ckpt", ckpt, "--out", out + "/s", "--n", "2", "--sampler", "ddim",
+                                                "--steps", "5", "--threads", "1", "--profile"});
+    INFO(shown(s));
+    REQUIRE(s.exit_code == 0);
+    CHECK(contains(s.out, "[profile] 4 steps"));  // 5 sampler steps, the first one left out
+    CHECK(contains(s.out, "conv2d             forward        "));
+    CHECK_FALSE(contains(s.out, "backward"));  // sampling records no graph
+}
+
 TEST_CASE("sample_mnist: samples at the trained size; refuses corrupt checkpoints and unwritable outputs up front") {
     fw::test::TempDir dir;
     const std::string out = dir.file("out"), ckpt = train_tiny_checkpoint(dir);

@@ -25,12 +25,16 @@
 //           z = 0 at t = 1 (Algorithm 2)
 //   Eq. 20  DDIM: jump along a shorter descending sequence of timesteps, deterministic at eta = 0
 //   Eq. 21  the cosine schedule (schedule.h), an alternative to Eq. 1's linear betas
-// Not code: Eqs. 8-10 (the structure of the model and its bound) and Eq. 19 (bits/dim).
+// The whole bound in numbers (bound.h):
+//   Eqs. 8-9  log q(x_{1:T} | x_0) and log p_theta(x_{0:T}) of a sampled trajectory
+//   Eq. 10    -log p(x_0) <= L_T + sum_{t=2..T} L_{t-1} + L_0, per image in nats (nll_bound)
+//   Eq. 19    the discrete decoder p_theta(x_0 | x_1) over 256 pixel bins, and bits/dim
 //
 // Time is 1-indexed, t = 1..T; schedule tables have T+1 entries with alpha_bar[0] = 1.
 // The denoiser comes in as an EpsModel (eps_model.h); this folder depends on core/ only.
 #pragma once
 
+#include "diffusion/bound.h"
 #include "diffusion/eps_model.h"
 #include "diffusion/forward_process.h"
 #include "diffusion/loss.h"

@@ -146,8 +146,10 @@ test: deps-test info
 	@$(MAKE) --no-print-directory -j$(NPROC) build-tests
 	$(TEST_BIN)
 
-# The suite also runs train_mnist, sample_mnist and predict_eps as programs (tests/test_programs.cpp).
-build-tests: $(TEST_BIN) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist $(BUILD)/examples/predict_eps $(BUILD)/examples/step_through
+# The suite also runs train_mnist, sample_mnist, predict_eps, step_through and nll_mnist as programs
+# (tests/test_programs.cpp, tests/test_step_through.cpp, tests/test_watch.cpp).
+build-tests: $(TEST_BIN) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist $(BUILD)/examples/predict_eps $(BUILD)/examples/step_through \
+             $(BUILD)/examples/nll_mnist
 
 examples: $(EXAMPLES)
 

@@ -5,6 +5,8 @@
 //   build/release/examples/step_through [--data DIR] [--seed N]
 //   gdb --args build/release/examples/step_through  then the breakpoints below, and `run`
 //   (make DEBUG=1 step-through builds build/debug at -O0, where no local is "optimized out")
+//   FW_TRACE=1 build/release/examples/step_through  every op as it runs (FW_TRACE=2: and the
+//   statistics of each output and gradient; FW_GRAPH=g.dot: the step's graph; make graph draws it)
 //
 // The step is the one examples/common/ddpm_trainer.cpp takes (the same generators from the seed,
 // diffusion::l_simple, zero_grad + backward, clip_grad_norm at 1, Adam at train_mnist's first

@@ -55,7 +55,7 @@ namespace {
 struct Options {
     // The defaults are what `make train` runs; README "Why the defaults" says why.
     std::string data = "data/mnist", out = "out/mnist", sampler = "ddpm", schedule = "linear", lr_schedule = "cosine";
-    std::string sigma = "beta", device = "cpu";
+    std::string sigma = "beta", device = "cpu", loss = "simple";
     int64_t steps = 4000, batch = 32, warmup = 400, seed = 0, threads = 0, base = 32, mid = 64;
     int64_t ckpt_every = 250, sample_every = 1000, samples = 64, sample_steps = 100;
     double lr = 1e-3, ema = 0.999, clip = 1.0;
@@ -136,6 +136,7 @@ int run(const Options& o, const flags::Parser& p) {
     cfg.base = o.base;
     cfg.mid = o.mid;
     cfg.schedule = o.schedule;
+    cfg.loss = o.loss;
     cfg.device = device;
     if (resuming) cfg = resumed_config(cfg, p, ckpt);
     train::DdpmTrainer trainer(cfg, ds.train);
@@ -293,6 +294,8 @@ int main(int argc, char** argv) {
     p.add_int("base", &o.base, "UNet width at full resolution", 8, 512);
     p.add_int("mid", &o.mid, "UNet width at 1/2 and 1/4 resolution", 8, 1024);
     p.add_string("schedule", &o.schedule, "noise schedule", {"linear", "cosine"});
+    p.add_string("loss", &o.loss, "training objective: L_simple (Eq. 17) or the bound's terms (Eq. 16 weights with "
+                 "sigma_t^2 = beta_t, and L_0 of Eq. 19)", {"simple", "vlb"});
     p.add_int("ckpt-every", &o.ckpt_every, "checkpoint interval in steps", 1, 10'000'000);
     p.add_int("sample-every", &o.sample_every, "sample-grid interval in steps (0 = only at the end)", 0, 10'000'000);
     p.add_int("samples", &o.samples, "images drawn at the end", 1, 100000);

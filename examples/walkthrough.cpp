@@ -20,6 +20,7 @@
 
 #include "core/ops.h"
 #include "core/rng.h"
+#include "diffusion/bound.h"
 #include "diffusion/diffusion.h"
 
 using namespace fw;
@@ -100,6 +101,61 @@ bool write_strip(const std::string& path, const std::vector<Tensor>& batches) {
         std::fprintf(stderr, "walkthrough: %s\n", e.what());
         return false;
     }
+}
+
+// The perfect denoiser for data = this one image: Eq. 6 solved for eps.
+EpsModel oracle_for(const Schedule& sch, const Tensor& image) {
+    return [&sch, image](const Tensor& x, const std::vector<int>& t) {
+        Tensor e = Tensor::empty(x.shape());
+        const int64_t per = x.numel() / x.size(0);
+        for (int64_t n = 0; n < x.size(0); ++n)
+            for (int64_t i = 0; i < per; ++i)
+                e.data()[n * per + i] = (float)((x.data()[n * per + i] - sch.sqrt_alpha_bar[t[n]] * image.data()[i]) /
+                                                sch.sqrt_one_minus_alpha_bar[t[n]]);
+        return e;
+    };
+}
+
+// Eqs. 8-10 and 19: the bound for the oracle of one image, each term against its closed form.
+void bound_of_the_oracle(const Schedule& sch, const Tensor& x0, Generator& gen) {
+    // The decoder bins pixels on 256 levels: the image rounded to them.
+    std::vector<float> v = x0.to_vector();
+    for (float& x : v) x = std::round((x + 1.0f) * 127.5f) / 127.5f - 1.0f;
+    const Tensor x0q = Tensor::from_vector(x0.shape(), v);
+    const EpsModel oracle = oracle_for(sch, x0q);
+    const double D = (double)x0q.numel(), to_bits = 1.0 / (D * std::log(2.0));
+    for (Sigma sigma : {Sigma::BetaTilde, Sigma::Beta}) {
+        BoundOptions opt;
+        opt.sigma = sigma;
+        const BoundTerms b = nll_bound(sch, oracle, x0q, gen, opt);
+        std::printf("  sigma_t^2 = %s: L_T %.3g, sum_t L_{t-1} %.4f, L_0 %.4f, total %.4f bits/dim\n", sigma_name(sigma),
+                    b.prior[0] * to_bits, b.denoising[0] * to_bits, b.decoder[0] * to_bits, b.total()[0] * to_bits);
+        // L_{t-1}: the oracle's mean is q's posterior mean, so only the variances differ (Eq. 15's general form)
+        double expected = 0;
+        for (int t = 2; t <= sch.T; ++t) {
+            const double vq = sch.beta_tilde[t], vp = sigma_squared(sch, t, sigma);
+            expected += 0.5 * D * (std::log(vp / vq) + vq / vp - 1.0);
+        }
+        check(std::fabs(b.denoising[0] - expected) <= 1e-3 + 1e-6 * expected, "Eq. 10: the denoising terms",
+              fmt("%.6f nats = sum_t D/2 (log(sigma_t^2 / beta_tilde_t) + beta_tilde_t / sigma_t^2 - 1) = %.6f", b.denoising[0], expected));
+        // L_0: the oracle's decoder mean is the pixel itself: -log of the mass of N(x, sigma_1^2) on x's bin
+        const double sd = std::sqrt(decoder_variance(sch, sigma)), w = 1.0 / 255.0;
+        double l0 = 0;
+        for (float x : v) {
+            const double inner = std::erf(w / (sd * std::sqrt(2.0)));       // both sides: Phi(w/sd) - Phi(-w/sd)
+            const double edge = 0.5 * std::erfc(-w / (sd * std::sqrt(2.0)));  // an edge bin: Phi(w/sd)
+            l0 -= std::log(x <= -1.0f + 1e-4f || x >= 1.0f - 1e-4f ? edge : inner);
+        }
+        check(std::fabs(b.decoder[0] - l0) <= 1e-3 * l0, "Eq. 19: L_0 = -log p(x_0 | x_1)",
+              fmt("%.3f nats = -sum_i log(mass of N(x_0^i, %.3g^2) on x_0^i's bin) = %.3f", b.decoder[0], sd, l0));
+    }
+    // L_T: KL(N(sqrt(alpha_bar_T) x_0, 1 - alpha_bar_T) || N(0, 1)) per pixel, about alpha_bar_T x_0^2 / 2
+    const double ab = sch.alpha_bar[sch.T];
+    double lt = 0;
+    for (float x : v) lt += 0.5 * (ab * x * x - ab - std::log(1.0 - ab));
+    const double prior = prior_term(sch, x0q)[0];
+    check(std::fabs(prior - lt) <= 1e-9 + 1e-6 * lt, "Eq. 7 as L_T: the prior term",
+          fmt("%.3g nats = sum_i (alpha_bar_T x_i^2 - alpha_bar_T - log(1 - alpha_bar_T)) / 2 = %.3g", prior, lt));
 }
 
 }  // namespace
@@ -223,16 +279,7 @@ int main(int argc, char** argv) {
             }
         }
 
-        EpsModel oracle = [&](const Tensor& x, const std::vector<int>& t) {
-            // the perfect denoiser for data = this one image: Eq. 6 solved for eps
-            Tensor e = Tensor::empty(x.shape());
-            const int64_t per = x.numel() / x.size(0);
-            for (int64_t n = 0; n < x.size(0); ++n)
-                for (int64_t i = 0; i < per; ++i)
-                    e.data()[n * per + i] = (float)((x.data()[n * per + i] - sch.sqrt_alpha_bar[t[n]] * x0.data()[i]) /
-                                                    sch.sqrt_one_minus_alpha_bar[t[n]]);
-            return e;
-        };
+        EpsModel oracle = oracle_for(sch, x0);
         EpsModel zero = [](const Tensor& x, const std::vector<int>&) { return Tensor::zeros(x.shape()); };
 
         std::printf("\nEq. 17  L_simple = ||eps - eps_theta(x_t, t)||^2, t ~ U{1..T} (Algorithm 1)\n");
@@ -243,6 +290,9 @@ int main(int argc, char** argv) {
             check(std::fabs(l_zero - 1) < 5 * se, "eps_theta = 0 gives E eps^2 = 1", fmt("%.4f (5 SE = %.3f)", l_zero, 5 * se));
             check(l_oracle < 1e-8, "the oracle gives 0", fmt("%.2e (< 1e-8)", l_oracle));
         }
+
+        std::printf("\nEqs. 8-10, 19  the bound -log p(x_0) <= L_T + sum_{t>=2} L_{t-1} + L_0 for the oracle\n");
+        bound_of_the_oracle(sch, x0, gen);
 
         std::printf("\nEq. 18  Algorithm 2 with the oracle, z = 0 at t = 1 (strip: reverse_process.png)\n");
         {

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/rng.h"
+#include "diffusion/bound.h"
 #include "diffusion/forward_process.h"
 #include "diffusion/loss.h"
 #include "diffusion/posterior.h"
@@ -60,6 +61,73 @@ TEST_CASE("Eq. 16: weighted_eps_loss averages lambda_{t_n} ||eps_n - eps_theta_n
         }
     // beta_tilde_1 = 0: the t = 1 term is the decoder L_0, not a KL with a finite weight
     CHECK_THROWS_AS(lambda_t(sch, 1, Sigma::BetaTilde), fw::Error);
+}
+
+namespace {
+
+// Pixel levels k / 127.5 - 1 (what the decoder of Eq. 19 bins), drawn uniformly.
+Tensor random_levels(const Shape& shape, Generator& gen) {
+    Tensor u = rand_uniform(shape, gen, 0.0f, 256.0f);
+    std::vector<float> v = u.to_vector();
+    for (float& x : v) x = std::min(255.0f, std::floor(x)) / 127.5f - 1.0f;
+    return Tensor::from_vector(shape, v);
+}
+
+}  // namespace
+
+TEST_CASE("Eq. 16: vlb_loss for t >= 2 is T / D times Eq. 16's weighted loss") {
+    Schedule sch = linear_schedule();
+    Generator gen(19);
+    const std::vector<int> t = {2, 57, 999, 1000};
+    Tensor x0 = random_levels({4, 1, 3, 5}, gen), eps = randn({4, 1, 3, 5}, gen);
+    Tensor out = randn({4, 1, 3, 5}, gen);
+    EpsModel model = [&](const Tensor&, const std::vector<int>&) { return out; };
+    for (Sigma sigma : {Sigma::Beta, Sigma::BetaTilde}) {
+        const double vlb = vlb_loss(sch, model, x0, t, eps, sigma).item();
+        const double weighted = weighted_eps_loss(sch, eps, out, t, sigma).item();
+        // both float sums of 60 terms; the factor T / D = 1000 / 15
+        CHECK(vlb == doctest::Approx(weighted * 1000.0 / 15.0).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("Eq. 19: vlb_loss at t = 1 is T / (N D) times L_0, and its gradient is dL_0/d eps_theta") {
+    Schedule sch = linear_schedule();
+    Generator gen(20);
+    const int64_t N = 2, D = 12;
+    Tensor x0 = random_levels({N, 1, 3, 4}, gen), eps = randn({N, 1, 3, 4}, gen);
+    // eps_theta near the truth (the decoder's mean then lands near x_0, where the bins matter)
+    std::vector<float> p0 = (eps + 0.05f * randn({N, 1, 3, 4}, gen)).to_vector();
+    Tensor P = Tensor::from_vector({N, 1, 3, 4}, p0).set_requires_grad(true);
+    EpsModel model = [&](const Tensor&, const std::vector<int>&) { return P * 1.0f; };
+    const std::vector<int> t = {1, 1};
+    Tensor loss = vlb_loss(sch, model, x0, t, eps, Sigma::Beta);
+    loss.backward();
+    REQUIRE(P.grad().defined());
+
+    // L_0 by bound.h's decoder_nll (double), and its derivative by central differences in double
+    auto l0 = [&](const std::vector<float>& p) {
+        Tensor fixed = Tensor::from_vector({N, 1, 3, 4}, p);
+        EpsModel m = [&](const Tensor&, const std::vector<int>&) { return fixed; };
+        double s = 0;
+        for (double v : decoder_nll(sch, m, x0, eps, Sigma::Beta)) s += v;
+        return s;
+    };
+    const double scale = 1000.0 / (double)(N * D);  // T / (N D)
+    CHECK(loss.item() == doctest::Approx(scale * l0(p0)).epsilon(1e-5));  // float rounding of the total
+    for (int64_t i = 0; i < N * D; ++i) {
+        const float h = 1e-2f;  // moves the decoder's mean by c h / sqrt(alpha_1) = 1e-4, 1/100 of sigma_1
+        std::vector<float> up = p0, down = p0;
+        up[(size_t)i] += h;
+        down[(size_t)i] -= h;
+        const double fd = (l0(up) - l0(down)) / (2.0 * (double)h);
+        INFO("element " << i << ": analytic " << P.grad().data()[i] / scale << ", finite difference " << fd);
+        // the central difference's error is O(h^2) times the third derivative, ~1e-4 relative
+        // here: 2e-3 relative. vlb_loss rounds the decoder's mean to float (6e-8 absolute), which
+        // moves d(-log P)/d mean by up to 6e-8 / sigma_1^2 = 6e-4, times c / sqrt(alpha_1) = 0.01:
+        // 2e-5 absolute.
+        const double analytic = P.grad().data()[i] / scale;
+        CHECK(std::fabs(analytic - fd) <= 2e-3 * std::fabs(fd) + 2e-5);
+    }
 }
 
 TEST_CASE("Eq. 17: with eps_theta = 0, L_simple is E||eps||^2 / dim, about 1") {

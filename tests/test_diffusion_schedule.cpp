@@ -25,6 +25,16 @@ TEST_CASE("Eq. 1: the linear schedule is strictly increasing in (0, 1), from bet
     }
 }
 
+TEST_CASE("Eq. 1: consecutive linear betas differ by one constant, (0.02 - 1e-4) / 999") {
+    // "linear" means equal steps: a schedule that was increasing but curved would pass the test above.
+    Schedule sch = linear_schedule();
+    const double step = (0.02 - 1e-4) / 999.0;
+    for (int t = 2; t <= sch.T; ++t) {
+        INFO("t = " << t);
+        CHECK(sch.beta[t] - sch.beta[t - 1] == doctest::Approx(step).epsilon(1e-9));  // double: ~1e-13 relative
+    }
+}
+
 TEST_CASE("Eq. 3: alpha_t = 1 - beta_t, and alpha_bar_t = prod_{s<=t} alpha_s with alpha_bar_0 = 1") {
     Schedule sch = linear_schedule();
     CHECK(sch.alpha_bar[0] == 1.0);
@@ -87,6 +97,14 @@ TEST_CASE("Eq. 21: the cosine schedule's alpha_bar_t equals f(t)/f(0) wherever b
         CHECK(sch.alpha_bar[t] == doctest::Approx(cosine_f(t, sch.T) / f0).epsilon(1e-10));
     }
     CHECK(unclipped == sch.T);  // only beta_T is clipped for T = 1000
+}
+
+TEST_CASE("Eq. 21: golden alpha_bar_t of the cosine schedule, computed outside the code under test") {
+    // Python: f = lambda t: math.cos(((t / 1000) + 0.008) / 1.008 * math.pi / 2) ** 2; f(t) / f(0)
+    Schedule sch = cosine_schedule();
+    CHECK(sch.alpha_bar[1] == doctest::Approx(0.999958715775178).epsilon(1e-12));
+    CHECK(sch.alpha_bar[250] == doctest::Approx(0.8470121613269047).epsilon(1e-12));
+    CHECK(sch.alpha_bar[500] == doctest::Approx(0.49384359044063775).epsilon(1e-12));  // 500 products: ~1e-13
 }
 
 TEST_CASE("Eq. 21: cosine betas lie in (0, 0.999], beta_T is clipped at 0.999, alpha_bar_T is close to 0") {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <memory>
@@ -241,6 +242,59 @@ TEST_CASE("train_mnist --profile and sample_mnist --profile: the per-op table of
     CHECK(contains(s.out, "[profile] 4 steps"));  // 5 sampler steps, the first one left out
     CHECK(contains(s.out, "conv2d             forward        "));
     CHECK_FALSE(contains(s.out, "backward"));  // sampling records no graph
+}
+
+TEST_CASE("nll_mnist: the bound in bits/dim, exact and Monte-Carlo; bad input refused; Ctrl-C writes nothing") {
+    fw::test::TempDir dir;
+    const std::string ckpt = train_tiny_checkpoint(dir), data = dir.file("data"), out = dir.file("nll");
+    auto bits = [](const std::string& text) {  // "bits/dim <= X +- Y"
+        const size_t at = text.find("bits/dim <= ");
+        REQUIRE(at != std::string::npos);
+        return std::stod(text.substr(at + 12));
+    };
+    ProgramRun exact = run_program("nll_mnist", {"--ckpt", ckpt, "--data", data, "--out", out, "--n", "3", "--batch",
+                                                 "2", "--threads", "1"});
+    INFO(shown(exact));
+    REQUIRE(exact.exit_code == 0);
+    CHECK(contains(exact.out, "exact sum over t"));
+    const double b = bits(exact.out);
+    CHECK(b > 0.0);   // a bound on a negative log-likelihood of discrete data
+    CHECK(b < 30.0);  // 3 tiny steps: far from good, not absurd
+    CHECK(fs::exists(out + "/bpd_per_t.png"));
+    const std::string csv = fw::test::read_bytes(out + "/bpd.csv");
+    CHECK(std::count(csv.begin(), csv.end(), '\n') == 4);  // a header and 3 images
+
+    ProgramRun mc = run_program("nll_mnist", {"--ckpt", ckpt, "--data", data, "--out", dir.file("mc"), "--n", "3",
+                                              "--mc-t", "50", "--threads", "1"});
+    INFO(shown(mc));
+    REQUIRE(mc.exit_code == 0);
+    CHECK(contains(mc.out, "Monte-Carlo estimate over t"));
+    CHECK(std::fabs(bits(mc.out) - b) < 0.5 * b);  // the same bound, estimated (its +- is printed)
+
+    for (const auto& bad : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"--mc-t", "1"}, "--mc-t 1"},
+             {{"--n", "1000"}, "--n 1000"},
+             {{"--sigma", "big"}, "--sigma"},
+             {{"--ckpt", dir.file("none.safetensors")}, "none.safetensors"}}) {
+        std::vector<std::string> args = {"--ckpt", ckpt, "--data", data, "--out", dir.file("bad"), "--threads", "1"};
+        for (size_t i = 0; i < bad.first.size(); i += 2) {
+            auto it = std::find(args.begin(), args.end(), bad.first[i]);
+            if (it != args.end()) *(it + 1) = bad.first[i + 1];
+            else args.insert(args.end(), {bad.first[i], bad.first[i + 1]});
+        }
+        ProgramRun r = run_program("nll_mnist", args);
+        INFO(shown(r));
+        CHECK(r.exit_code == 2);
+        CHECK(contains(r.err, bad.second));
+        CHECK_FALSE(fs::exists(dir.file("bad") + "/bpd.csv"));
+    }
+
+    ProgramRun stopped = run_program("nll_mnist", {"--ckpt", ckpt, "--data", data, "--out", dir.file("stopped"), "--n",
+                                                   "40", "--batch", "2", "--threads", "1"},
+                                     signal_on("/20000"));  // the progress line: 20 batches x 1000 terms
+    INFO(shown(stopped));
+    CHECK(stopped.exit_code == 130);
+    CHECK_FALSE(fs::exists(dir.file("stopped") + "/bpd.csv"));
 }
 
 TEST_CASE("sample_mnist: samples at the trained size; refuses corrupt checkpoints and unwritable outputs up front") {

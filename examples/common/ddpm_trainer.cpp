@@ -77,7 +77,8 @@ float DdpmTrainer::step() {
 float DdpmTrainer::compute_gradients() {
     fill_batch(step_);
     diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return model_->forward(xt, t); };
-    Tensor loss = diffusion::l_simple(sch_, eps_theta, batch_, noise_gen_);  // Eq. 17
+    Tensor loss = cfg_.loss == "vlb" ? diffusion::l_vlb(sch_, eps_theta, batch_, noise_gen_, diffusion::Sigma::Beta)
+                                     : diffusion::l_simple(sch_, eps_theta, batch_, noise_gen_);  // Eq. 17
     const float value = loss.item();
     if (!std::isfinite(value))
         throw NonFiniteStep("loss is " + std::to_string(value) + " at step " + std::to_string(step_ + 1));
@@ -136,7 +137,8 @@ std::vector<RunSetting> run_settings(const TrainConfig& c) {
             {"base", "--base", std::to_string(c.base)},
             {"mid", "--mid", std::to_string(c.mid)},
             {"groups", "(UNet groups)", std::to_string(c.groups)},
-            {"schedule", "--schedule", c.schedule}};
+            {"schedule", "--schedule", c.schedule},
+            {"loss", "--loss", c.loss}};
 }
 
 TrainConfig config_from_checkpoint(const Checkpoint& ck, TrainConfig c) {
@@ -157,6 +159,9 @@ TrainConfig config_from_checkpoint(const Checkpoint& ck, TrainConfig c) {
     c.mid = ck.setting_int("mid", 1, 1 << 16);
     c.groups = ck.setting_int("groups", 1, 1 << 16);
     c.schedule = ck.setting("schedule");
+    c.loss = ck.has("loss") ? ck.setting("loss") : "simple";  // checkpoints from before --loss trained L_simple
+    if (c.loss != "simple" && c.loss != "vlb")
+        fail("checkpoint ", ck.path, ": setting 'loss' = '", c.loss, "' is not simple or vlb");
     return c;
 }
 
@@ -191,6 +196,7 @@ void DdpmTrainer::load(const std::string& path) {
     std::string missing, differ;
     for (const RunSetting& r : settings) {
         if (!ck.has(r.key)) {
+            if (r.key == "loss" && r.value == "simple") continue;  // from before --loss: it trained L_simple
             missing += (missing.empty() ? "'" : ", '") + r.key + "'";
             continue;
         }

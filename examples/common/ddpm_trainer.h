@@ -5,6 +5,7 @@
 //   loss  = L_simple(x_0): t ~ U{1..T}, eps ~ N(0, I),
 //           x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps   (Eq. 6),
 //           mean (eps - eps_theta(x_t, t))^2                    (Eq. 17)
+//           (or, with loss = "vlb", the bound's terms: diffusion::l_vlb)
 //   backward; the global gradient norm must be finite, then clip it; Adam (linear warm-up, then
 //   cosine decay or constant); EMA of the weights.
 //
@@ -41,6 +42,9 @@ struct TrainConfig {
     int64_t base = 32, mid = 64; // UNet widths (UNet-S: 32 / 64)
     int64_t groups = 8;
     std::string schedule = "linear";  // "linear" (Eq. 1) or "cosine" (Eq. 21)
+    // "simple": L_simple (Eq. 17); "vlb": the bound's terms (diffusion::l_vlb: Eq. 16's weights for
+    // sigma_t^2 = beta_t, and L_0 of Eq. 19), which the DDPM paper finds gives a better NLL and worse samples
+    std::string loss = "simple";
     Device device = Device::CPU;  // where the model, the optimizer state and each step live
 };
 

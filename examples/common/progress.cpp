@@ -16,13 +16,14 @@ std::string format_duration(double s) {
     return buf;
 }
 
-std::string format_line(int64_t step, int64_t total, double loss, double ips, double elapsed, double eta) {
+std::string format_line(int64_t step, int64_t total, double loss, double ips, double elapsed, double eta,
+                        const std::string& value_name) {
     const int width = 20;
     int filled = total > 0 ? (int)(width * std::min<double>(1.0, (double)step / total)) : 0;
     std::string bar = "[" + std::string(filled, '#') + std::string(width - filled, '-') + "]";
     char buf[200];
-    std::snprintf(buf, sizeof buf, "%s %lld/%lld  loss %.4f  %.1f img/s  %s elapsed  ETA %s", bar.c_str(),
-                  (long long)step, (long long)total, loss, ips, format_duration(elapsed).c_str(),
+    std::snprintf(buf, sizeof buf, "%s %lld/%lld  %s %.4f  %.1f img/s  %s elapsed  ETA %s", bar.c_str(),
+                  (long long)step, (long long)total, value_name.c_str(), loss, ips, format_duration(elapsed).c_str(),
                   format_duration(eta).c_str());
     return buf;
 }
@@ -32,13 +33,13 @@ Bar::Bar(int64_t total, int64_t start_step, bool tty)
 
 void Bar::update(int64_t step, double loss, double ips) {
     // Smoothed over ~50 steps: the loss of one batch is noisy (random t and eps per image).
-    loss_ = loss_ < 0 ? loss : 0.98 * loss_ + 0.02 * loss;
+    loss_ = loss_ < 0 || !smooth_ ? loss : 0.98 * loss_ + 0.02 * loss;
     ips_ = ips_ < 0 ? ips : 0.9 * ips_ + 0.1 * ips;
     auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - t0_).count();
     const double rate = (step - start_) / std::max(elapsed, 1e-9);  // steps/s over this run
     const double eta = rate > 0 ? (total_ - step) / rate : NAN;
-    const std::string line = format_line(step, total_, loss_, ips_, elapsed, eta);
+    const std::string line = format_line(step, total_, loss_, ips_, elapsed, eta, value_name_);
     if (tty_) {
         if (step != total_ && std::chrono::duration<double>(now - last_draw_).count() < 0.2) return;
         std::printf("\r%s", line.c_str());
@@ -53,6 +54,11 @@ void Bar::update(int64_t step, double loss, double ips) {
         std::fflush(stdout);
         last_printed_step_ = step;
     }
+}
+
+void Bar::show_value_as(const std::string& name, bool smooth) {
+    value_name_ = name;
+    smooth_ = smooth;
 }
 
 void Bar::finish() {

@@ -11,7 +11,8 @@
 namespace fw::progress {
 
 // The text of the line (no '\r'), for given values; public so it can be tested.
-std::string format_line(int64_t step, int64_t total, double loss, double images_per_s, double elapsed_s, double eta_s);
+std::string format_line(int64_t step, int64_t total, double loss, double images_per_s, double elapsed_s, double eta_s,
+                        const std::string& value_name = "loss");
 std::string format_duration(double seconds);  // "02:15", "1:02:15"
 
 class Bar {
@@ -19,6 +20,8 @@ public:
     Bar(int64_t total, int64_t start_step, bool tty);
     void update(int64_t step, double loss, double images_per_s);
     void finish();  // ends the line
+    // Shows the value as `name` (default "loss", smoothed over ~50 updates) and, unsmoothed, as given.
+    void show_value_as(const std::string& name, bool smooth);
 
 private:
     int64_t total_, start_;
@@ -27,6 +30,8 @@ private:
     int64_t last_printed_step_ = -1;
     std::chrono::steady_clock::time_point t0_, last_draw_;
     bool drawn_ = false;
+    std::string value_name_ = "loss";
+    bool smooth_ = true;
 };
 
 }  // namespace fw::progress

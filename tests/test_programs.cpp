@@ -244,6 +244,29 @@ TEST_CASE("train_mnist --profile and sample_mnist --profile: the per-op table of
     CHECK_FALSE(contains(s.out, "backward"));  // sampling records no graph
 }
 
+TEST_CASE("train_mnist --loss vlb: trains on the bound's terms; the checkpoint records it; --resume keeps it") {
+    fw::test::TempDir dir;
+    const std::string data = dir.file("data"), out = dir.file("out");
+    fs::create_directories(data);
+    write_tiny_dataset(data);
+    ProgramRun r = run_program("train_mnist", plus(tiny_run(data, out, 3), {"--loss", "vlb"}));
+    INFO(shown(r));
+    REQUIRE(r.exit_code == 0);
+    const std::string ckpt = fw::test::read_bytes(out + "/checkpoint.safetensors");
+    CHECK(contains(ckpt, "\"loss\":\"vlb\""));
+    ProgramRun other = run_program("train_mnist", plus(tiny_run(data, out, 3), {"--resume", "--loss", "simple"}));
+    INFO(shown(other));
+    CHECK(other.exit_code == 2);
+    CHECK(contains(other.err, "--loss: the checkpoint has loss = vlb"));
+    ProgramRun more = run_program("train_mnist", plus(tiny_run(data, out, 3), {"--resume"}));  // takes vlb from it
+    INFO(shown(more));
+    CHECK(more.exit_code == 0);
+    ProgramRun bad = run_program("train_mnist", plus(tiny_run(data, dir.file("out2"), 3), {"--loss", "elbo"}));
+    CHECK(bad.exit_code == 2);
+    CHECK(contains(bad.err, "--loss"));
+    CHECK(contains(bad.err, "vlb"));
+}
+
 TEST_CASE("nll_mnist: the bound in bits/dim, exact and Monte-Carlo; bad input refused; Ctrl-C writes nothing") {
     fw::test::TempDir dir;
     const std::string ckpt = train_tiny_checkpoint(dir), data = dir.file("data"), out = dir.file("nll");

@@ -129,7 +129,7 @@ TORCH_MIN_TIME       ?= 10
 BENCH_FILTER         ?=
 BENCH_RESULTS        ?= $(BUILD)/bench/results
 
-.PHONY: all test build-tests examples walkthrough step-through graph train train-quick bench bench-quick bench-build bench-run deps-bench help clean deps-test info data classifier torch-check deps-torch
+.PHONY: all test build-tests examples walkthrough step-through graph train train-cond train-quick bench bench-quick bench-build bench-run deps-bench help clean deps-test info data classifier torch-check deps-torch
 
 all: build-tests
 
@@ -149,7 +149,7 @@ test: deps-test info
 # The suite also runs train_mnist, sample_mnist, predict_eps, step_through and nll_mnist as programs
 # (tests/test_programs.cpp, tests/test_step_through.cpp, tests/test_watch.cpp).
 build-tests: $(TEST_BIN) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist $(BUILD)/examples/predict_eps $(BUILD)/examples/step_through \
-             $(BUILD)/examples/nll_mnist
+             $(BUILD)/examples/nll_mnist $(BUILD)/examples/evaluate
 
 examples: $(EXAMPLES)
 
@@ -234,6 +234,13 @@ train: deps-test info
 	@$(MAKE) --no-print-directory data
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist
 	$(BUILD)/examples/train_mnist --data $(DATA_DIR) --out $(OUT) --resume $(TRAIN_FLAGS)
+
+# The class-conditional model (train_mnist --cond: label dropout 0.1, classifier-free guidance):
+# its final grid has one row per digit, 0 to 9, guided with w = 2. Same steps as make train.
+train-cond: deps-test info
+	@$(MAKE) --no-print-directory data
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist
+	$(BUILD)/examples/train_mnist --data $(DATA_DIR) --out $(OUT)-cond --resume --cond $(TRAIN_FLAGS)
 
 # A short run (a half-width UNet, 1,000 steps of batch 32: ~90 s of training) that shows first digit
 # shapes in a few minutes. Against 500 steps of batch 64 it is faster (371 vs 312 images/s) and
@@ -336,6 +343,7 @@ help:
 	@echo "  make classifier     train the LeNet classifier evaluate uses -> $(CLASSIFIER)"
 	@echo "  make walkthrough    build and run examples/walkthrough: the DDPM equations on one image (out/walkthrough)"
 	@echo "  make step-through   build and run examples/step_through: one training step of the tiny UNet, every stage checked"
+	@echo "  make train-cond     train the class-conditional model (OUT-cond): samples.png has one row per digit"
 	@echo "  make graph          draw the tiny UNet's training-step autograd graph: out/graph/unet_tiny_step.png (installs graphviz)"
 	@echo "  make torch-check    install PyTorch; check that examples/pytorch/ddpm_torch.py predicts our noise (<= 5e-5 x RMS),"
 	@echo "                      continues a run with torchrun (2 CPU processes) and hands it back to train_mnist"

@@ -37,6 +37,7 @@
 #include "diffusion/bound.h"
 #include "diffusion/eps_model.h"
 #include "diffusion/forward_process.h"
+#include "diffusion/guidance.h"
 #include "diffusion/loss.h"
 #include "diffusion/posterior.h"
 #include "diffusion/sampler.h"

@@ -8,7 +8,9 @@
 // MNIST tool) and reports images/s. The images have the size the model was trained on (the
 // checkpoint records it). Checked before sampling: the checkpoint (its CRC-32s, finite values,
 // settings) and that OUT's folder is writable; Ctrl-C stops the sampler within a step and
-// writes nothing. --profile: the per-op table of the sampler's steps (core/watch.h; the first
+// writes nothing. A class-conditional checkpoint (train_mnist --cond) draws the digit --label asks
+// for (0-9), one row per digit (--label all), or without a label (none), guided by --guidance w:
+// eps = (1 + w) eps(x_t, t, y) - w eps(x_t, t, none) (diffusion/guidance.h). --profile: the per-op table of the sampler's steps (core/watch.h; the first
 // step, which warms up, is left out).
 #include <chrono>
 #include <cstdio>
@@ -30,7 +32,8 @@ using namespace fw;
 
 int main(int argc, char** argv) {
     std::string ckpt = "out/mnist/checkpoint.safetensors", out = "out/mnist/sampled", sampler = "ddpm", device = "cpu";
-    std::string sigma = "beta";
+    std::string sigma = "beta", label = "";
+    double guidance = 2.0;
     int64_t n = 64, steps = 100, seed = 0, threads = 0;
     bool no_clip = false, profile = false;
     flags::Parser p("sample_mnist", "Draws digits from the EMA weights of a train_mnist checkpoint.");
@@ -43,6 +46,9 @@ int main(int argc, char** argv) {
     p.add_int("seed", &seed, "seed of the sampler's noise", 0, 1'000'000'000);
     p.add_int("threads", &threads, "threads (0 = all cores)", 0, 256);
     p.add_string("device", &device, "where to sample (cuda: the CUDA backend, one GPU)", {"cpu", "cuda"});
+    p.add_string("label", &label, "a conditional checkpoint's digit: 0-9, all (one row per digit), none",
+                 {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "all", "none"});
+    p.add_float("guidance", &guidance, "classifier-free guidance weight w >= 0 (w = 0: the conditional model)", 0.0, 100.0);
     p.add_bool("profile", &profile, "print the per-op table of the sampler's steps (the first step is left out)");
     p.add_bool("no-clip", &no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines reach a pipe or a log file as they happen
@@ -59,6 +65,11 @@ int main(int argc, char** argv) {
         const Checkpoint ck = read_checkpoint(ckpt);
         std::unique_ptr<nn::UNet> net = train::unet_from_checkpoint(ck, "ema.", "the EMA model");
         net->to(dev);
+        // the wrong kind of checkpoint for the flags: say which is which, before any sampling
+        if (!net->conditional() && (!label.empty() || p.given("guidance")))
+            fail(ckpt, " is an unconditional model (trained without --cond): --label and --guidance need a conditional one");
+        if (net->conditional() && label.empty())
+            fail(ckpt, " is a class-conditional model (trained with --cond): give --label 0-9, all or none");
         const diffusion::Schedule sch = train::make_schedule(ck.setting("schedule"));
         int64_t rows = 28, cols = 28;
         if (ck.has("image_rows") || ck.has("image_cols")) {
@@ -83,14 +94,27 @@ int main(int argc, char** argv) {
                 else profile_step_end();
                 profile_step_begin();
             };
-        Tensor x = train::sample_images(*net, sch, n, rows, cols, sampler, steps, gen, !no_clip,
-                                        train::sigma_from_flag(sigma), on_step);
+        Tensor x;
+        int grid_cols = 10;
+        if (net->conditional()) {
+            // one label per image: the asked digit, n / 10 of each digit in order, or none
+            std::vector<int> labels((size_t)n, net->null_label());
+            for (int64_t i = 0; i < n; ++i)
+                if (label == "all") labels[(size_t)i] = (int)(i * 10 / n);
+                else if (label != "none") labels[(size_t)i] = std::stoi(label);
+            if (label == "all" && n % 10 == 0) grid_cols = (int)(n / 10);
+            x = train::sample_images_conditional(*net, sch, labels, guidance, rows, cols, sampler, steps, gen, !no_clip,
+                                                 train::sigma_from_flag(sigma), on_step);
+        } else {
+            x = train::sample_images(*net, sch, n, rows, cols, sampler, steps, gen, !no_clip, train::sigma_from_flag(sigma),
+                                     on_step);
+        }
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (profile && profiling()) {
             print_profile(std::cout);
             stop_profile();
         }
-        images::write_grid_png(out + ".png", x, 10);
+        images::write_grid_png(out + ".png", x, grid_cols);
         outputs::write_samples_idx(out + "-idx3-ubyte", x);
         std::printf("sample_mnist: %lld steps in %.1f s: %.2f images/s; wrote %s.png and %s-idx3-ubyte\n",
                     (long long)(sampler == "ddpm" ? 1000 : steps), s, n / s, out.c_str(), out.c_str());

@@ -59,8 +59,20 @@ struct Options {
     int64_t steps = 4000, batch = 32, warmup = 400, seed = 0, threads = 0, base = 32, mid = 64;
     int64_t ckpt_every = 250, sample_every = 1000, samples = 64, sample_steps = 100;
     double lr = 1e-3, ema = 0.999, clip = 1.0;
-    bool resume = false, no_ema_warmup = false, no_clip = false, profile = false;
+    bool resume = false, no_ema_warmup = false, no_clip = false, profile = false, cond = false;
+    double p_uncond = 0.1, guidance = 2.0;
 };
+
+// Draws n images from the EMA model: unconditional, or (a --cond model) n / 10 of each digit in
+// order, guided with weight w (diffusion/guidance.h), so a grid of n / 10 columns has one row per digit.
+Tensor draw(const nn::UNet& net, const diffusion::Schedule& sch, int64_t n, int64_t H, int64_t W, const std::string& sampler,
+            int64_t steps, Generator& g, bool clip, diffusion::Sigma sigma, double w,
+            const diffusion::StepCallback& on_step = nullptr) {
+    if (!net.conditional()) return train::sample_images(net, sch, n, H, W, sampler, steps, g, clip, sigma, on_step);
+    std::vector<int> labels((size_t)n);
+    for (int64_t i = 0; i < n; ++i) labels[(size_t)i] = (int)(i * 10 / n);
+    return train::sample_images_conditional(net, sch, labels, w, H, W, sampler, steps, g, clip, sigma, on_step);
+}
 
 // Keeps the CSV rows up to `step` (a resumed run rewrites what came after its checkpoint).
 void truncate_log(const std::string& path, int64_t step) {
@@ -137,8 +149,13 @@ int run(const Options& o, const flags::Parser& p) {
     cfg.mid = o.mid;
     cfg.schedule = o.schedule;
     cfg.loss = o.loss;
+    cfg.cond = o.cond;
+    cfg.p_uncond = o.p_uncond;
     cfg.device = device;
     if (resuming) cfg = resumed_config(cfg, p, ckpt);
+    for (const char* flag : {"p-uncond", "guidance"})
+        if (!cfg.cond && p.given(flag))
+            fail("--", flag, " is for a class-conditional run (--cond), and this one is unconditional");
     train::DdpmTrainer trainer(cfg, ds.train);
     std::printf("[train] %lld training images from %s; UNet %lld/%lld wide, %lld parameters; on %s (%d CPU threads)\n",
                 (long long)ds.train.n, o.data.c_str(), (long long)cfg.base, (long long)cfg.mid,
@@ -196,9 +213,10 @@ int run(const Options& o, const flags::Parser& p) {
         if (o.sample_every > 0 && s % o.sample_every == 0 && s < cfg.steps) {
             try {
                 Generator g(777);
-                Tensor x = train::sample_images(trainer.ema_model(), trainer.schedule(), 64, ds.train.rows, ds.train.cols,
-                                                "ddim", 50, g, !o.no_clip);
-                images::write_grid_png(o.out + "/samples_step" + std::to_string(s) + ".png", x, 8);
+                const int64_t n = cfg.cond ? 100 : 64;
+                Tensor x = draw(trainer.ema_model(), trainer.schedule(), n, ds.train.rows, ds.train.cols, "ddim", 50, g,
+                                !o.no_clip, diffusion::Sigma::Beta, o.guidance);
+                images::write_grid_png(o.out + "/samples_step" + std::to_string(s) + ".png", x, cfg.cond ? 10 : 8);
             } catch (const interrupt::Interrupted& e) {
                 return stop(e.signal);
             }
@@ -230,11 +248,14 @@ int run(const Options& o, const flags::Parser& p) {
         if (!curve_x.empty()) images::write_plot_png(o.out + "/loss.png", curve_x, curve_y, true);
     }
 
-    // Final samples from the EMA weights, with the reverse process of the first few recorded.
-    std::printf("[train] sampling %lld images (%s, %lld steps) from the EMA weights\n", (long long)o.samples,
-                o.sampler.c_str(), (long long)(o.sampler == "ddpm" ? 1000 : o.sample_steps));
+    // Final samples from the EMA weights, with the reverse process of the first few recorded
+    // (a --cond model: 10 of each digit unless --samples says otherwise, guided by --guidance).
+    const int64_t samples = cfg.cond && !p.given("samples") ? 100 : o.samples;
+    std::printf("[train] sampling %lld images (%s, %lld steps%s) from the EMA weights\n", (long long)samples,
+                o.sampler.c_str(), (long long)(o.sampler == "ddpm" ? 1000 : o.sample_steps),
+                cfg.cond ? (", one row per digit, guidance w = " + std::to_string(o.guidance)).c_str() : "");
     std::fflush(stdout);
-    const int shown = (int)std::min<int64_t>(4, std::min<int64_t>(o.samples, 64));  // rows of reverse_process.png
+    const int shown = (int)std::min<int64_t>(4, std::min<int64_t>(samples, 64));  // rows of reverse_process.png
     std::vector<Tensor> xt_row[4], x0_row[4];
     const int64_t n_steps = o.sampler == "ddpm" ? 1000 : o.sample_steps, every = std::max<int64_t>(1, n_steps / 10);
     int64_t k = 0;
@@ -249,15 +270,15 @@ int run(const Options& o, const flags::Parser& p) {
     auto ts = std::chrono::steady_clock::now();
     Tensor x;
     try {
-        x = train::sample_images(trainer.ema_model(), trainer.schedule(), o.samples, ds.train.rows, ds.train.cols, o.sampler,
-                                 o.sample_steps, g, !o.no_clip, train::sigma_from_flag(o.sigma), record);
+        x = draw(trainer.ema_model(), trainer.schedule(), samples, ds.train.rows, ds.train.cols, o.sampler, o.sample_steps,
+                 g, !o.no_clip, train::sigma_from_flag(o.sigma), o.guidance, record);
     } catch (const interrupt::Interrupted& e) {  // the checkpoint of the last step is already saved
         std::printf("[train] signal %d while sampling: nothing more written; %s holds step %lld (run again with "
                     "--resume to draw the samples)\n", e.signal, ckpt.c_str(), (long long)trainer.step_count());
         return interrupt::exit_status(e.signal);
     }
     const double sample_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
-    images::write_grid_png(o.out + "/samples.png", x, 10);
+    images::write_grid_png(o.out + "/samples.png", x, cfg.cond && samples % 10 == 0 ? (int)(samples / 10) : 10);
     outputs::write_samples_idx(o.out + "/samples-idx3-ubyte", x);
     std::vector<std::vector<Tensor>> rev;
     for (int r = 0; r < shown; ++r) rev.push_back(xt_row[r]);
@@ -304,6 +325,11 @@ int main(int argc, char** argv) {
     p.add_string("sigma", &o.sigma, "DDPM's noise variance sigma_t^2 (Eq. 14): beta_t or beta_tilde_t", {"beta", "beta_tilde"});
     p.add_bool("no-clip", &o.no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
     p.add_bool("profile", &o.profile, "print the per-op table of the training steps when they end (the first step is left out)");
+    p.add_bool("cond", &o.cond, "class-conditional: a label embedding, labels dropped with probability --p-uncond "
+               "(classifier-free guidance); the final grid has one row per digit");
+    p.add_float("p-uncond", &o.p_uncond, "with --cond: probability that a sample's label is dropped to 'no label'", 0.0, 1.0);
+    p.add_float("guidance", &o.guidance, "with --cond: guidance weight w of the sample grids, "
+                "eps = (1 + w) eps(x, t, y) - w eps(x, t, none)", 0.0, 100.0);
     p.add_bool("resume", &o.resume, "continue the run in --out from its checkpoint (flags left out take its settings)");
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines reach a pipe or a log file as they happen
     try {

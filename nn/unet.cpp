@@ -67,6 +67,25 @@ TimeMLP::TimeMLP(int time_dim, int temb, Generator& gen) : fc0(time_dim, temb, g
     register_module("2", fc2);  // index 1 is the SiLU, as in nn.Sequential(Linear, SiLU, Linear)
 }
 
+// --- LabelEmbedding -----------------------------------------------------------------------------
+
+LabelEmbedding::LabelEmbedding(int classes_with_null, int temb) {
+    weight = register_parameter("weight", Tensor::zeros({classes_with_null, temb}));
+}
+
+Tensor LabelEmbedding::forward(const std::vector<int>& labels, Device device) const {
+    const int64_t rows = weight.size(0), n = (int64_t)labels.size();
+    std::vector<float> onehot((size_t)(n * rows), 0.0f);  // (N, K + 1), made on the host
+    for (int64_t i = 0; i < n; ++i) {
+        const int y = labels[(size_t)i];
+        if (y < 0 || y >= rows)
+            fail("UNet: label ", y, " of sample ", i, " is outside 0..", rows - 1, " (", rows - 1, " = no label)");
+        onehot[(size_t)(i * rows + y)] = 1.0f;
+    }
+    // row y of the table: onehot(y) @ weight, (N, K + 1) @ (K + 1, temb) -> (N, temb)
+    return matmul(Tensor::from_vector({n, rows}, onehot).to(device), weight);
+}
+
 // --- UNet -------------------------------------------------------------------------------------
 
 static UNetConfig checked(const UNetConfig& c) {
@@ -74,6 +93,7 @@ static UNetConfig checked(const UNetConfig& c) {
         fail("UNet: widths must be >= 1 (in_channels ", c.in_channels, ", base ", c.base, ", mid ", c.mid,
              ", temb ", c.temb, ")");
     if (c.time_dim < 2 || c.time_dim % 2 != 0) fail("UNet: time_dim must be even and >= 2, got ", c.time_dim);
+    if (c.num_classes < 0) fail("UNet: num_classes must be >= 0, got ", c.num_classes);
     if (c.groups < 1 || c.base % c.groups != 0 || c.mid % c.groups != 0)
         fail("UNet: groups ", c.groups, " must divide base ", c.base, " and mid ", c.mid);
     return c;
@@ -113,9 +133,13 @@ UNet::UNet(const UNetConfig& c, Generator& gen)
     register_module("dec2", dec2);
     register_module("out_norm", out_norm);
     register_module("out_conv", out_conv);
+    if (c.num_classes > 0) {
+        label_emb = std::make_unique<LabelEmbedding>(c.num_classes + 1, c.temb);
+        register_module("label_emb", *label_emb);
+    }
 }
 
-Tensor UNet::forward(const Tensor& x, const std::vector<int>& t) const {
+Tensor UNet::forward(const Tensor& x, const std::vector<int>& t, const std::vector<int>& labels) const {
     if (!x.defined() || x.dim() != 4 || x.size(1) != cfg.in_channels)
         fail("UNet: expects x_t (N, ", cfg.in_channels, ", H, W), got ", x.defined() ? to_string(x.shape()) : "undefined");
     if (x.size(2) % 4 != 0 || x.size(3) % 4 != 0)
@@ -128,6 +152,14 @@ Tensor UNet::forward(const Tensor& x, const std::vector<int>& t) const {
     temb = time_mlp.fc0.forward(temb);
     temb = silu(temb);
     temb = time_mlp.fc2.forward(temb);
+    if (conditional()) {
+        if ((int64_t)labels.size() != x.size(0))
+            fail("UNet: a conditional model needs one label per sample (", null_label(), " = no label): got ",
+                 labels.size(), " for a batch of ", x.size(0));
+        temb = temb + label_emb->forward(labels, x.device());  // + label_emb.weight[y]
+    } else if (!labels.empty()) {
+        fail("UNet: labels given to an unconditional model (UNetConfig::num_classes = 0)");
+    }
     Tensor e = silu(temb);                  // SiLU(temb), read by every ResBlock's temb_proj
 
     // encoder                                 (widths for base B, mid M; sizes for H = W = 28)

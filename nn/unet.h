@@ -41,6 +41,15 @@
 //   out_norm.{weight, bias}, out_conv.{weight, bias}
 // Inside a ResBlock the order is norm1, conv1, temb_proj, norm2, conv2, skip.
 //
+// Class conditioning (num_classes = K > 0; train_mnist --cond): a learned label embedding, a
+// (K + 1, temb) table whose row y is added to temb before the SiLU (row K is "no label", the
+// unconditional model of classifier-free guidance):
+//   temb = Linear(128, 128)(SiLU(Linear(32, 128)(sinusoid(t)))) + label_emb.weight[y]
+// computed as onehot(y) (N, K + 1) @ label_emb.weight, so its gradient is onehot^T @ d temb. The
+// table starts at zero: an untrained conditional model is the unconditional one. It is the last
+// parameter (label_emb.weight) and is made after all others, so with K = 0 nothing changes: the
+// same 776,929 parameters drawn from the same generator.
+//
 // Dimension legend: N = batch, C = channels, H, W = height, width.
 #pragma once
 
@@ -60,6 +69,7 @@ struct UNetConfig {
     int time_dim = 32;     // sinusoidal embedding size (even)
     int temb = 128;        // time MLP width
     int groups = 8;        // GroupNorm groups; must divide B, M
+    int num_classes = 0;   // K: 0 = unconditional; K > 0 = a label embedding of K + 1 rows (row K: no label)
 
     static UNetConfig small() { return {}; }  // UNet-S: 776,929 parameters
     // For tests: 8 / 16 wide, 4 groups, time 16 -> 32. Runs on 8 x 8 images in milliseconds.
@@ -91,12 +101,25 @@ public:
     Linear fc0, fc2;
 };
 
+// The label table of a conditional UNet: weight (K + 1, temb), zeros at the start.
+class LabelEmbedding : public Module {
+public:
+    LabelEmbedding(int classes_with_null, int temb);
+    // labels: N values in 0..rows-1  ->  (N, temb), the rows of weight, with gradients into weight
+    Tensor forward(const std::vector<int>& labels, Device device) const;
+    std::string type_name() const override { return "LabelEmbedding"; }
+    Tensor weight;
+};
+
 class UNet : public Module {
 public:
     // Initialises every parameter from gen, in the order of the members below.
     UNet(const UNetConfig& cfg, Generator& gen);
-    // x_t (N, in_channels, H, W), t: N integer timesteps  ->  eps prediction (N, in_channels, H, W)
-    Tensor forward(const Tensor& x, const std::vector<int>& t) const;
+    // x_t (N, in_channels, H, W), t: N integer timesteps  ->  eps prediction (N, in_channels, H, W).
+    // labels: N values in 0..K (K = no label) for a conditional model; empty for an unconditional one.
+    Tensor forward(const Tensor& x, const std::vector<int>& t, const std::vector<int>& labels = {}) const;
+    bool conditional() const { return cfg.num_classes > 0; }
+    int null_label() const { return cfg.num_classes; }  // the "no label" row
     // 2 * multiply-adds of every conv and linear, for ONE image of H x W.
     int64_t forward_flops(int H, int W) const;
     std::string type_name() const override { return "UNet"; }
@@ -117,6 +140,7 @@ public:
     ResBlock dec2;
     GroupNorm out_norm;
     Conv2d out_conv;
+    std::unique_ptr<LabelEmbedding> label_emb;  // only when num_classes > 0
 };
 
 }  // namespace fw::nn

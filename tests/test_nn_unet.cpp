@@ -1,14 +1,17 @@
 // Claims about the tiny UNet (UNetConfig::tiny(), 8 / 16 wide) on 8x8 and 12x12 images: shapes,
-// that every parameter is used, that time matters, and that a short training run fits.
+// that every parameter is used, that time matters, and that a short training run fits; the
+// conditional UNet's label embedding (UNetConfig::num_classes).
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "nn/optim.h"
 #include "nn/unet.h"
+#include "tests/gradcheck.h"
 
 using namespace fw;
 using namespace fw::nn;
@@ -88,4 +91,61 @@ TEST_CASE("seeded tiny-UNet training on 4 fixed noisy 8x8 images: the loss falls
     INFO("loss " << first << " -> " << last);
     CHECK(std::isfinite(last));
     CHECK(last < 0.5f * first);
+}
+
+// --- class conditioning -------------------------------------------------------------------------
+
+TEST_CASE("a conditional UNet adds (K + 1) x temb parameters; untrained, it is the unconditional model bit for bit") {
+    Generator g1(5), g2(5);
+    UNetConfig c = UNetConfig::tiny();
+    UNet plain(c, g1);
+    c.num_classes = 10;
+    UNet cond(c, g2);
+    CHECK(cond.num_parameters() == plain.num_parameters() + 11 * c.temb);
+    CHECK(cond.parameters().back().first == "label_emb.weight");
+    Generator gx(6);
+    Tensor x = randn({3, 1, 8, 8}, gx);
+    const std::vector<int> t = {1, 500, 1000};
+    const std::vector<float> a = plain.forward(x, t).to_vector(), b = cond.forward(x, t, {0, 7, 10}).to_vector();
+    REQUIRE(a.size() == b.size());
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);  // the table starts at zero
+}
+
+TEST_CASE("a conditional UNet: the label changes the output, the table gets finite-difference-checked gradients") {
+    Generator g(7);
+    UNetConfig c = UNetConfig::tiny();
+    c.num_classes = 10;
+    UNet net(c, g);
+    Tensor table = net.label_emb->weight;
+    {
+        Generator gt(8);
+        std::vector<float> v = randn(table.shape(), gt).to_vector();
+        std::memcpy(table.data(), v.data(), v.size() * sizeof(float));
+    }
+    Generator gx(9);
+    Tensor x = randn({2, 1, 8, 8}, gx);
+    const std::vector<int> t = {30, 700};
+    const std::vector<float> y3 = net.forward(x, t, {3, 3}).to_vector(), y5 = net.forward(x, t, {5, 5}).to_vector();
+    double diff = 0;
+    for (size_t i = 0; i < y3.size(); ++i) diff = std::max(diff, (double)std::fabs(y3[i] - y5[i]));
+    CHECK(diff > 1e-3);
+    // rows 3 and 10 are used, the others get exactly zero gradient; tolerances: tests/gradcheck.h
+    test::GradCheckResult r = test::gradcheck([&](const std::vector<Tensor>&) { return net.forward(x, t, {3, 10}); },
+                                              {table}, 10);
+    INFO(r.worst);
+    CHECK(r.max_violation <= 1.0);
+    CHECK(r.checked == table.numel());
+}
+
+TEST_CASE("a conditional UNet refuses a missing label or one outside 0..K; an unconditional one refuses labels") {
+    Generator g(11);
+    UNetConfig c = UNetConfig::tiny();
+    UNet plain(c, g);
+    c.num_classes = 10;
+    UNet cond(c, g);
+    Tensor x = Tensor::zeros({2, 1, 8, 8});
+    CHECK_THROWS_WITH(cond.forward(x, {1, 2}), doctest::Contains("needs one label per sample"));
+    CHECK_THROWS_WITH(cond.forward(x, {1, 2}, {0, 11}), doctest::Contains("label 11 of sample 1 is outside 0..10"));
+    CHECK_THROWS_WITH(cond.forward(x, {1, 2}, {-1, 0}), doctest::Contains("label -1"));
+    CHECK_THROWS_WITH(plain.forward(x, {1, 2}, {0, 1}), doctest::Contains("unconditional"));
 }

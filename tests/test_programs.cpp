@@ -244,6 +244,53 @@ TEST_CASE("train_mnist --profile and sample_mnist --profile: the per-op table of
     CHECK_FALSE(contains(s.out, "backward"));  // sampling records no graph
 }
 
+TEST_CASE("train_mnist --cond and sample_mnist --label: a grid per digit; the wrong kind of checkpoint is refused") {
+    fw::test::TempDir dir;
+    const std::string data = dir.file("data"), out = dir.file("cond");
+    const std::string plain_ckpt = train_tiny_checkpoint(dir);  // unconditional, in DIR/out
+    std::vector<std::string> args = plus(tiny_run(data, out, 3), {"--cond"});
+    set_flag(args, "--samples", "20");
+    ProgramRun r = run_program("train_mnist", args);
+    INFO(shown(r));
+    REQUIRE(r.exit_code == 0);
+    CHECK(contains(r.out, "one row per digit, guidance w = 2"));
+    const std::string ckpt = out + "/checkpoint.safetensors";
+    CHECK(contains(fw::test::read_bytes(ckpt), "\"cond\":\"on\""));
+    CHECK(read_idx_images(out + "/samples-idx3-ubyte").n == 20);
+
+    ProgramRun all = run_program("sample_mnist", {"--ckpt", ckpt, "--out", dir.file("all"), "--n", "20", "--sampler",
+                                                  "ddim", "--steps", "3", "--label", "all", "--guidance", "1.5",
+                                                  "--threads", "1"});
+    INFO(shown(all));
+    CHECK(all.exit_code == 0);
+    CHECK(read_idx_images(dir.file("all") + "-idx3-ubyte").n == 20);
+    ProgramRun seven = run_program("sample_mnist", {"--ckpt", ckpt, "--out", dir.file("seven"), "--n", "2", "--sampler",
+                                                    "ddim", "--steps", "3", "--label", "7", "--threads", "1"});
+    CHECK(seven.exit_code == 0);
+
+    struct Bad {
+        std::vector<std::string> args;
+        std::string says;
+    };
+    for (const Bad& bad : std::vector<Bad>{
+             {{"--ckpt", ckpt}, "is a class-conditional model (trained with --cond): give --label"},
+             {{"--ckpt", ckpt, "--label", "10"}, "--label"},
+             {{"--ckpt", ckpt, "--label", "3", "--guidance", "-1"}, "--guidance"},
+             {{"--ckpt", plain_ckpt, "--label", "3"}, "is an unconditional model"},
+             {{"--ckpt", plain_ckpt, "--guidance", "2"}, "is an unconditional model"}}) {
+        ProgramRun b = run_program("sample_mnist", plus(bad.args, {"--out", dir.file("bad"), "--threads", "1"}));
+        INFO(shown(b));
+        CHECK(b.exit_code == 2);
+        CHECK(contains(b.err, bad.says));
+        CHECK_FALSE(fs::exists(dir.file("bad") + ".png"));
+    }
+    ProgramRun resumed = run_program("train_mnist", plus(tiny_run(data, out, 3), {"--resume"}));  // takes --cond from it
+    CHECK(resumed.exit_code == 0);
+    ProgramRun uncond_flag = run_program("train_mnist", plus(tiny_run(data, dir.file("u"), 3), {"--p-uncond", "0.2"}));
+    CHECK(uncond_flag.exit_code == 2);
+    CHECK(contains(uncond_flag.err, "--p-uncond is for a class-conditional run (--cond)"));
+}
+
 TEST_CASE("train_mnist --loss vlb: trains on the bound's terms; the checkpoint records it; --resume keeps it") {
     fw::test::TempDir dir;
     const std::string data = dir.file("data"), out = dir.file("out");

@@ -196,3 +196,27 @@ TEST_CASE("the progress line shows step/total, loss, images/s, elapsed and ETA")
     CHECK(progress::format_line(1200, 3000, 0.04123, 71.26, 135, 202) ==
           "[########------------] 1200/3000  loss 0.0412  71.3 img/s  02:15 elapsed  ETA 03:22");
 }
+
+TEST_CASE("--cond with p_uncond = 1: every label is dropped, so training does not depend on the labels") {
+    data::Split a = synthetic_split(), b = synthetic_split();
+    for (size_t i = 0; i < b.labels.size(); ++i) b.labels[i] = (uint8_t)((b.labels[i] + 3) % 10);  // other labels
+    train::TrainConfig c = tiny_config();
+    c.cond = true;
+    c.p_uncond = 1.0;
+    train::DdpmTrainer ta(c, a), tb(c, b);
+    for (int i = 0; i < 3; ++i) ta.step(), tb.step();
+    CHECK(same_tensors(ta.model().parameters(), tb.model().parameters()));
+    // only the "no label" row of the table was trained; the rows of the digits stayed zero
+    const Tensor table = ta.model().label_emb->weight;
+    const int64_t temb = table.size(1);
+    for (int64_t i = 0; i < 10 * temb; ++i) REQUIRE(table.data()[i] == 0.0f);
+    bool null_row_moved = false;
+    for (int64_t i = 10 * temb; i < 11 * temb; ++i) null_row_moved |= table.data()[i] != 0.0f;
+    CHECK(null_row_moved);
+
+    // with p_uncond = 0 the labels matter
+    c.p_uncond = 0.0;
+    train::DdpmTrainer tc(c, a), td(c, b);
+    for (int i = 0; i < 3; ++i) tc.step(), td.step();
+    CHECK_FALSE(same_tensors(tc.model().parameters(), td.model().parameters()));
+}

@@ -25,6 +25,7 @@ static nn::UNetConfig unet_config(const TrainConfig& c) {
     u.base = (int)c.base;
     u.mid = (int)c.mid;
     u.groups = (int)c.groups;
+    u.num_classes = c.cond ? 10 : 0;
     return u;
 }
 
@@ -32,6 +33,8 @@ DdpmTrainer::DdpmTrainer(const TrainConfig& cfg, const data::Split& train)
     : cfg_(cfg), train_(train), sch_(make_schedule(cfg.schedule)), noise_gen_((uint64_t)cfg.seed * 2 + 1) {
     if (cfg.lr_schedule != "cosine" && cfg.lr_schedule != "constant")
         fail("lr schedule '", cfg.lr_schedule, "': allowed: cosine, constant");
+    if (cfg.cond && !(cfg.p_uncond >= 0.0 && cfg.p_uncond <= 1.0))
+        fail("p_uncond ", cfg.p_uncond, " is not a probability in [0, 1]");
     if (train.n < cfg.batch)
         fail("training set has ", train.n, " images, fewer than one batch of ", cfg.batch);
     if (train.rows % 4 != 0 || train.cols % 4 != 0)
@@ -45,6 +48,7 @@ DdpmTrainer::DdpmTrainer(const TrainConfig& cfg, const data::Split& train)
     adam_ = std::make_unique<nn::Adam>(model_->parameters(), opt);
     ema_ = std::make_unique<nn::EMA>(*model_, (float)cfg.ema_decay, cfg.ema_warmup);
     batch_host_ = Tensor::empty({cfg.batch, 1, train.rows, train.cols});
+    if (cfg.cond) batch_labels_.assign((size_t)cfg.batch, 0);
     batch_ = cfg.device == Device::CPU ? batch_host_ : Tensor::empty(batch_host_.shape(), cfg.device);
 }
 
@@ -64,6 +68,7 @@ void DdpmTrainer::fill_batch(int64_t step) {
     for (int64_t b = 0; b < cfg_.batch; ++b) {
         const int64_t idx = order_[pos * cfg_.batch + b];
         data::bytes_to_unit_range(train_.pixels.data() + idx * size, size, batch_host_.data() + b * size);
+        if (cfg_.cond) batch_labels_[(size_t)b] = train_.labels[(size_t)idx];
     }
     if (cfg_.device != Device::CPU) copy_into(batch_, batch_host_);  // one host -> device copy per step
 }
@@ -76,7 +81,16 @@ float DdpmTrainer::step() {
 
 float DdpmTrainer::compute_gradients() {
     fill_batch(step_);
-    diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return model_->forward(xt, t); };
+    std::vector<int> labels;
+    if (cfg_.cond) {
+        // classifier-free guidance's training: each label dropped to "no label" with probability p_uncond
+        std::vector<float> u((size_t)cfg_.batch);
+        noise_gen_.uniform(u.data(), (int64_t)u.size());
+        labels = batch_labels_;
+        for (size_t b = 0; b < labels.size(); ++b)
+            if (u[b] < cfg_.p_uncond) labels[b] = model_->null_label();
+    }
+    diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return model_->forward(xt, t, labels); };
     Tensor loss = cfg_.loss == "vlb" ? diffusion::l_vlb(sch_, eps_theta, batch_, noise_gen_, diffusion::Sigma::Beta)
                                      : diffusion::l_simple(sch_, eps_theta, batch_, noise_gen_);  // Eq. 17
     const float value = loss.item();
@@ -138,7 +152,9 @@ std::vector<RunSetting> run_settings(const TrainConfig& c) {
             {"mid", "--mid", std::to_string(c.mid)},
             {"groups", "(UNet groups)", std::to_string(c.groups)},
             {"schedule", "--schedule", c.schedule},
-            {"loss", "--loss", c.loss}};
+            {"loss", "--loss", c.loss},
+            {"cond", "--cond", c.cond ? "on" : "off"},
+            {"p_uncond", "--p-uncond", c.cond ? exact_text(c.p_uncond) : "-"}};
 }
 
 TrainConfig config_from_checkpoint(const Checkpoint& ck, TrainConfig c) {
@@ -160,6 +176,10 @@ TrainConfig config_from_checkpoint(const Checkpoint& ck, TrainConfig c) {
     c.groups = ck.setting_int("groups", 1, 1 << 16);
     c.schedule = ck.setting("schedule");
     c.loss = ck.has("loss") ? ck.setting("loss") : "simple";  // checkpoints from before --loss trained L_simple
+    const std::string cond = ck.has("cond") ? ck.setting("cond") : "off";  // from before --cond: unconditional
+    if (cond != "on" && cond != "off") fail("checkpoint ", ck.path, ": setting 'cond' = '", cond, "' is not on or off");
+    c.cond = cond == "on";
+    if (c.cond) c.p_uncond = ck.setting_double("p_uncond");
     if (c.loss != "simple" && c.loss != "vlb")
         fail("checkpoint ", ck.path, ": setting 'loss' = '", c.loss, "' is not simple or vlb");
     return c;
@@ -197,6 +217,8 @@ void DdpmTrainer::load(const std::string& path) {
     for (const RunSetting& r : settings) {
         if (!ck.has(r.key)) {
             if (r.key == "loss" && r.value == "simple") continue;  // from before --loss: it trained L_simple
+            if (r.key == "cond" && r.value == "off") continue;     // from before --cond: unconditional
+            if (r.key == "p_uncond" && r.value == "-") continue;
             missing += (missing.empty() ? "'" : ", '") + r.key + "'";
             continue;
         }
@@ -222,18 +244,21 @@ void DdpmTrainer::load(const std::string& path) {
     cached_epoch_ = -1;
 }
 
-Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_t n, int64_t H, int64_t W,
-                     const std::string& sampler, int64_t steps, Generator& gen, bool clip_x0,
-                     diffusion::Sigma sigma, const diffusion::StepCallback& on_step) {
+// The samplers' loop over chunks of 64 images; model_for(start, m) is the noise model of images
+// start .. start + m - 1.
+static Tensor sample_in_chunks(const nn::UNet& net, const diffusion::Schedule& sch, int64_t n, int64_t H, int64_t W,
+                               const std::string& sampler, int64_t steps, Generator& gen, bool clip_x0,
+                               diffusion::Sigma sigma, const diffusion::StepCallback& on_step,
+                               const std::function<diffusion::EpsModel(int64_t, int64_t)>& model_for) {
     if (sampler != "ddpm" && sampler != "ddim") fail("sampler '", sampler, "': allowed: ddpm, ddim");
     NoGradGuard no_grad;
-    diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return net.forward(xt, t); };
     const NamedTensors params = net.parameters();
     const Device device = params.empty() ? Device::CPU : params.front().second.device();
     Tensor out = Tensor::empty({n, 1, H, W});
     const int64_t chunk = 64;
     for (int64_t start = 0; start < n; start += chunk) {
         const int64_t m = std::min(chunk, n - start);
+        const diffusion::EpsModel eps_theta = model_for(start, m);
         diffusion::SampleOptions opts;
         opts.clip_x0 = clip_x0;
         opts.sigma = sigma;
@@ -255,11 +280,44 @@ Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_
     return out;
 }
 
+Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_t n, int64_t H, int64_t W,
+                     const std::string& sampler, int64_t steps, Generator& gen, bool clip_x0,
+                     diffusion::Sigma sigma, const diffusion::StepCallback& on_step) {
+    if (net.conditional())
+        fail("sample_images: the model is conditional (trained with --cond): give labels (sample_images_conditional)");
+    return sample_in_chunks(net, sch, n, H, W, sampler, steps, gen, clip_x0, sigma, on_step, [&](int64_t, int64_t) {
+        return diffusion::EpsModel([&](const Tensor& xt, const std::vector<int>& t) { return net.forward(xt, t); });
+    });
+}
+
+diffusion::EpsModel guided_model(const nn::UNet& net, const std::vector<int>& labels, double w) {
+    if (!net.conditional()) fail("guided_model: the model is unconditional (trained without --cond)");
+    diffusion::LabelledEpsModel model = [&net](const Tensor& xt, const std::vector<int>& t, const std::vector<int>& y) {
+        return net.forward(xt, t, y);
+    };
+    return diffusion::classifier_free_guidance(model, labels, net.null_label(), w);
+}
+
+Tensor sample_images_conditional(const nn::UNet& net, const diffusion::Schedule& sch, const std::vector<int>& labels,
+                                 double w, int64_t H, int64_t W, const std::string& sampler, int64_t steps,
+                                 Generator& gen, bool clip_x0, diffusion::Sigma sigma,
+                                 const diffusion::StepCallback& on_step) {
+    if (!net.conditional()) fail("sample_images_conditional: the model is unconditional (trained without --cond)");
+    for (int y : labels)
+        if (y < 0 || y > net.null_label())
+            fail("label ", y, " is outside 0..", net.null_label() - 1, " (", net.null_label(), ": none)");
+    return sample_in_chunks(net, sch, (int64_t)labels.size(), H, W, sampler, steps, gen, clip_x0, sigma, on_step,
+                            [&](int64_t start, int64_t m) {
+                                return guided_model(net, std::vector<int>(labels.begin() + start, labels.begin() + start + m), w);
+                            });
+}
+
 std::unique_ptr<nn::UNet> unet_from_checkpoint(const Checkpoint& ck, const std::string& prefix, const std::string& what) {
     nn::UNetConfig cfg = nn::UNetConfig::small();
     cfg.base = (int)ck.setting_int("base", 1, 4096);
     cfg.mid = (int)ck.setting_int("mid", 1, 4096);
     cfg.groups = (int)ck.setting_int("groups", 1, 4096);
+    if (ck.has("cond") && ck.setting("cond") == "on") cfg.num_classes = 10;
     std::unique_ptr<nn::UNet> net;
     try {
         Generator unused(0);

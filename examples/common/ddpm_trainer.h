@@ -45,6 +45,11 @@ struct TrainConfig {
     // "simple": L_simple (Eq. 17); "vlb": the bound's terms (diffusion::l_vlb: Eq. 16's weights for
     // sigma_t^2 = beta_t, and L_0 of Eq. 19), which the DDPM paper finds gives a better NLL and worse samples
     std::string loss = "simple";
+    // Class conditioning (train_mnist --cond): the UNet gets a label embedding of 10 classes + "no
+    // label", and each sample's label is replaced by "no label" with probability p_uncond, so one
+    // network learns eps(x_t, t, y) and eps(x_t, t, no label) for classifier-free guidance.
+    bool cond = false;
+    double p_uncond = 0.1;
     Device device = Device::CPU;  // where the model, the optimizer state and each step live
 };
 
@@ -105,6 +110,7 @@ private:
     std::unique_ptr<nn::EMA> ema_;
     Generator noise_gen_;
     Tensor batch_host_;                // (B, 1, H, W) on the CPU, filled in place each step
+    std::vector<int> batch_labels_;    // the batch's labels (conditional runs)
     Tensor batch_;                     // the same on cfg.device (batch_host_ itself on the CPU)
     int64_t step_ = 0;
     int64_t cached_epoch_ = -1;
@@ -123,6 +129,14 @@ private:
 Tensor sample_images(const nn::UNet& net, const diffusion::Schedule& sch, int64_t n, int64_t H, int64_t W,
                      const std::string& sampler, int64_t steps, Generator& gen, bool clip_x0 = true,
                      diffusion::Sigma sigma = diffusion::Sigma::Beta, const diffusion::StepCallback& on_step = nullptr);
+// The guided noise model of a conditional UNet for the given labels (one per sample of every
+// batch the sampler passes; 10 = no label) and guidance weight w (diffusion/guidance.h).
+diffusion::EpsModel guided_model(const nn::UNet& net, const std::vector<int>& labels, double w);
+// sample_images for a conditional UNet: labels (n values in 0..9, or 10 for none), guidance w.
+Tensor sample_images_conditional(const nn::UNet& net, const diffusion::Schedule& sch, const std::vector<int>& labels,
+                                 double w, int64_t H, int64_t W, const std::string& sampler, int64_t steps,
+                                 Generator& gen, bool clip_x0 = true, diffusion::Sigma sigma = diffusion::Sigma::Beta,
+                                 const diffusion::StepCallback& on_step = nullptr);
 // "beta" / "beta_tilde" (a --sigma flag's value) as a Sigma.
 diffusion::Sigma sigma_from_flag(const std::string& name);
 

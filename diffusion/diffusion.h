@@ -35,6 +35,7 @@
 #pragma once
 
 #include "diffusion/bound.h"
+#include "diffusion/edit.h"
 #include "diffusion/eps_model.h"
 #include "diffusion/forward_process.h"
 #include "diffusion/guidance.h"

@@ -8,7 +8,16 @@
 // MNIST tool) and reports images/s. The images have the size the model was trained on (the
 // checkpoint records it). Checked before sampling: the checkpoint (its CRC-32s, finite values,
 // settings) and that OUT's folder is writable; Ctrl-C stops the sampler within a step and
-// writes nothing. A class-conditional checkpoint (train_mnist --cond) draws the digit --label asks
+// writes nothing.
+//
+// Editing real digits (diffusion/edit.h), the first --n images of an IDX file:
+//   --inpaint FILE --mask top|bottom|left|right [--jumps J]: the named half of each digit is kept,
+//       the rest drawn so that it agrees with it (the replacement method; RePaint resampling with
+//       J > 0). OUT.png: one row of inputs, one of what the model sees (the drawn half grey), one of
+//       completions; OUT-idx3-ubyte: the completions.
+//   --interpolate FILE: the first two digits inverted to x_T by DDIM (Eq. 20 backwards, --steps),
+//       interpolated spherically, decoded: OUT.png, a strip of --frames images from one to the other.
+// A class-conditional checkpoint (train_mnist --cond) draws the digit --label asks
 // for (0-9), one row per digit (--label all), or without a label (none), guided by --guidance w:
 // eps = (1 + w) eps(x_t, t, y) - w eps(x_t, t, none) (diffusion/guidance.h). --profile: the per-op table of the sampler's steps (core/watch.h; the first
 // step, which warms up, is left out).
@@ -18,21 +27,60 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "core/autograd.h"
+#include "core/idx.h"
+#include "core/ops.h"
 #include "core/parallel.h"
 #include "core/watch.h"
 #include "examples/common/ddpm_trainer.h"
 #include "examples/common/flags.h"
 #include "examples/common/images.h"
+#include "diffusion/edit.h"
 #include "examples/common/interrupt.h"
+#include "examples/common/mnist_data.h"
 #include "examples/common/outputs.h"
 #include "nn/checkpoint.h"
 
 using namespace fw;
 
+namespace {
+
+// The first n images of an IDX file as (n, 1, rows, cols) in [-1, 1]; errors name the file.
+Tensor load_digits(const std::string& path, int64_t n, int64_t rows, int64_t cols) {
+    const IdxImages im = read_idx_images(path);
+    if (im.rows != rows || im.cols != cols)
+        fail(path, ": images of ", im.rows, " x ", im.cols, ", the model draws ", rows, " x ", cols);
+    if (im.n < n) fail(path, ": holds ", im.n, " images, fewer than the ", n, " asked for");
+    std::vector<float> x((size_t)(n * rows * cols));
+    data::bytes_to_unit_range(im.pixels.data(), n * rows * cols, x.data());
+    return Tensor::from_vector({n, 1, rows, cols}, x);
+}
+
+// 1 on the kept half (`which`: top, bottom, left, right), 0 on the half to draw: (1, 1, rows, cols).
+Tensor half_mask(const std::string& which, int64_t rows, int64_t cols) {
+    std::vector<float> m((size_t)(rows * cols));
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) {
+            const bool keep = which == "top" ? r < rows / 2 : which == "bottom" ? r >= rows / 2
+                            : which == "left" ? c < cols / 2 : c >= cols / 2;
+            m[(size_t)(r * cols + c)] = keep ? 1.0f : 0.0f;
+        }
+    return Tensor::from_vector({1, 1, rows, cols}, m);
+}
+
+std::vector<Tensor> images_of(const Tensor& x) {
+    std::vector<Tensor> row;
+    for (int64_t i = 0; i < x.size(0); ++i) row.push_back(slice(x, 0, i, i + 1).to(Device::CPU));
+    return row;
+}
+
+}  // namespace
+
 
 int main(int argc, char** argv) {
     std::string ckpt = "out/mnist/checkpoint.safetensors", out = "out/mnist/sampled", sampler = "ddpm", device = "cpu";
-    std::string sigma = "beta", label = "";
+    std::string sigma = "beta", label = "", inpaint, mask = "top", interpolate;
+    int64_t jumps = 0, frames = 9;
     double guidance = 2.0;
     int64_t n = 64, steps = 100, seed = 0, threads = 0;
     bool no_clip = false, profile = false;
@@ -49,6 +97,11 @@ int main(int argc, char** argv) {
     p.add_string("label", &label, "a conditional checkpoint's digit: 0-9, all (one row per digit), none",
                  {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "all", "none"});
     p.add_float("guidance", &guidance, "classifier-free guidance weight w >= 0 (w = 0: the conditional model)", 0.0, 100.0);
+    p.add_string("inpaint", &inpaint, "IDX file of digits to complete (the first --n)");
+    p.add_string("mask", &mask, "with --inpaint: the half that is kept", {"top", "bottom", "left", "right"});
+    p.add_int("jumps", &jumps, "with --inpaint: RePaint resamplings J per jump point (0 = plain replacement)", 0, 100);
+    p.add_string("interpolate", &interpolate, "IDX file whose first two digits are interpolated through DDIM's x_T");
+    p.add_int("frames", &frames, "with --interpolate: images in the strip, both ends included", 2, 100);
     p.add_bool("profile", &profile, "print the per-op table of the sampler's steps (the first step is left out)");
     p.add_bool("no-clip", &no_clip, "do not clip the predicted x_0 to [-1, 1] while sampling");
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines reach a pipe or a log file as they happen
@@ -81,6 +134,53 @@ int main(int argc, char** argv) {
         }
         const std::string folder = std::filesystem::path(out).parent_path().string();
         outputs::ensure_writable_dir(folder.empty() ? "." : folder, "--out");
+
+        if (!inpaint.empty() && !interpolate.empty()) fail("--inpaint and --interpolate: give one of them");
+        for (const char* flag : {"mask", "jumps"})
+            if (p.given(flag) && inpaint.empty()) fail("--", flag, " goes with --inpaint FILE");
+        if (p.given("frames") && interpolate.empty()) fail("--frames goes with --interpolate FILE");
+        // the noise model the editing modes use: the unconditional one, or the guided one for --label
+        std::vector<int> edit_labels;
+        auto model_for = [&](int64_t count) -> diffusion::EpsModel {
+            if (!net->conditional())
+                return [&](const Tensor& xt, const std::vector<int>& t) { return net->forward(xt, t); };
+            if (label == "all") fail("--label all draws a grid; for --inpaint / --interpolate give 0-9 or none");
+            edit_labels.assign((size_t)count, label == "none" ? net->null_label() : std::stoi(label));
+            return train::guided_model(*net, edit_labels, guidance);
+        };
+        if (!inpaint.empty()) {
+            Tensor known = load_digits(inpaint, n, rows, cols).to(dev);
+            Tensor m = half_mask(mask, rows, cols).to(dev);
+            diffusion::InpaintOptions opts;
+            opts.sigma = train::sigma_from_flag(sigma);
+            opts.clip_x0 = !no_clip;
+            opts.jumps = (int)jumps;
+            opts.on_step = [](int, const Tensor&, const Tensor&) { interrupt::throw_if_received(); };
+            std::printf("sample_mnist: completing %lld digits of %s, the %s half kept, %s\n", (long long)n, inpaint.c_str(),
+                        mask.c_str(), jumps > 0 ? ("RePaint with " + std::to_string(jumps) + " jumps").c_str() : "replacement");
+            NoGradGuard no_grad;
+            Generator gen((uint64_t)seed);
+            Tensor x = diffusion::inpaint_sample(sch, model_for(n), known, m, gen, opts);
+            Tensor shown = known * m;  // the half to draw shown as 0: mid-grey in [-1, 1]
+            images::write_rows_png(out + ".png", {images_of(known), images_of(shown), images_of(x)});
+            outputs::write_samples_idx(out + "-idx3-ubyte", x.to(Device::CPU));
+            std::printf("sample_mnist: wrote %s.png (inputs, kept half, completions) and %s-idx3-ubyte\n", out.c_str(), out.c_str());
+            return 0;
+        }
+        if (!interpolate.empty()) {
+            Tensor two = load_digits(interpolate, 2, rows, cols).to(dev);
+            std::vector<double> alphas;
+            for (int64_t k = 0; k < frames; ++k) alphas.push_back((double)k / (double)(frames - 1));
+            std::printf("sample_mnist: interpolating the first two digits of %s through DDIM (%lld steps), %lld frames\n",
+                        interpolate.c_str(), (long long)steps, (long long)frames);
+            NoGradGuard no_grad;
+            std::vector<Tensor> strip = diffusion::ddim_interpolate(sch, model_for(1), slice(two, 0, 0, 1), slice(two, 0, 1, 2),
+                                                                    alphas, (int)steps, !no_clip);
+            for (Tensor& t : strip) t = t.to(Device::CPU);
+            images::write_rows_png(out + ".png", {strip});
+            std::printf("sample_mnist: wrote %s.png\n", out.c_str());
+            return 0;
+        }
 
         std::printf("sample_mnist: drawing %lld images of %lld x %lld with %s on %s\n", (long long)n, (long long)rows,
                     (long long)cols, sampler.c_str(), device_name(dev));

@@ -291,6 +291,49 @@ TEST_CASE("train_mnist --cond and sample_mnist --label: a grid per digit; the wr
     CHECK(contains(uncond_flag.err, "--p-uncond is for a class-conditional run (--cond)"));
 }
 
+TEST_CASE("sample_mnist --inpaint keeps the known half byte for byte; --interpolate writes a strip; bad input refused") {
+    fw::test::TempDir dir;
+    const std::string ckpt = train_tiny_checkpoint(dir), digits = dir.file("data") + "/t10k-images-idx3-ubyte";
+    ProgramRun r = run_program("sample_mnist", {"--ckpt", ckpt, "--inpaint", digits, "--mask", "left", "--n", "3", "--out",
+                                                dir.file("inp"), "--threads", "1"});
+    INFO(shown(r));
+    REQUIRE(r.exit_code == 0);
+    const IdxImages in = read_idx_images(digits), done = read_idx_images(dir.file("inp") + "-idx3-ubyte");
+    REQUIRE(done.n == 3);
+    for (int64_t i = 0; i < 3; ++i)
+        for (int row = 0; row < 8; ++row)
+            for (int col = 0; col < 4; ++col) {  // the kept left half
+                const size_t k = (size_t)(i * 64 + row * 8 + col);
+                CHECK(done.pixels[k] == in.pixels[k]);
+            }
+    CHECK(fs::exists(dir.file("inp") + ".png"));
+    ProgramRun repaint = run_program("sample_mnist", {"--ckpt", ckpt, "--inpaint", digits, "--jumps", "1", "--n", "1",
+                                                      "--out", dir.file("rp"), "--threads", "1"});
+    CHECK(repaint.exit_code == 0);
+    ProgramRun strip = run_program("sample_mnist", {"--ckpt", ckpt, "--interpolate", digits, "--frames", "4", "--steps",
+                                                    "5", "--out", dir.file("strip"), "--threads", "1"});
+    INFO(shown(strip));
+    CHECK(strip.exit_code == 0);
+    CHECK(fs::exists(dir.file("strip") + ".png"));
+
+    write_idx_images(dir.file("big"), 1, 12, 12, std::vector<uint8_t>(144, 0).data());
+    struct Bad {
+        std::vector<std::string> args;
+        std::string says;
+    };
+    for (const Bad& bad : std::vector<Bad>{{{"--inpaint", digits, "--mask", "diagonal"}, "--mask"},
+                                           {{"--inpaint", dir.file("big")}, "images of 12 x 12, the model draws 8 x 8"},
+                                           {{"--inpaint", digits, "--n", "100"}, "fewer than the 100 asked for"},
+                                           {{"--mask", "top"}, "--mask goes with --inpaint"},
+                                           {{"--inpaint", digits, "--interpolate", digits}, "give one of them"}}) {
+        ProgramRun b = run_program("sample_mnist", plus({"--ckpt", ckpt, "--out", dir.file("bad"), "--threads", "1"}, bad.args));
+        INFO(shown(b));
+        CHECK(b.exit_code == 2);
+        CHECK(contains(b.err, bad.says));
+        CHECK_FALSE(fs::exists(dir.file("bad") + ".png"));
+    }
+}
+
 TEST_CASE("train_mnist --loss vlb: trains on the bound's terms; the checkpoint records it; --resume keeps it") {
     fw::test::TempDir dir;
     const std::string data = dir.file("data"), out = dir.file("out");

@@ -12,7 +12,7 @@
 // draw of eps per image and term (as the original DDPM code); the +- printed is the standard
 // error over the images (and, with --mc-t, the draws of t).
 //
-// Writes OUT/bpd_per_t.png (the batch-mean L_{t-1} in bits/dim against t, log scale: where the
+// Writes OUT/bpd_per_t.png and OUT/bpd_per_t.csv (the batch-mean L_{t-1} in bits/dim against t, log scale: where the
 // bits are spent, the rate / distortion picture of the DDPM paper; exact mode only) and
 // OUT/bpd.csv (per image: prior, denoising, reconstruction, total in bits/dim). For scale: a
 // model that knows nothing (uniform over 256 levels) has 8 bits/dim.
@@ -92,14 +92,14 @@ int run(const Options& o) {
     std::vector<double> prior, denoising, decoder, total, per_t(sch.T + 1, 0.0);
     double mc_var = 0;  // sum over images of the Monte-Carlo variance of their denoising estimate
     progress::Bar bar(batches * per_batch, 0, isatty(1));
-    bar.show_value_as("bits/dim", false);
+    bar.show_value_as("bits/dim of the batches done", false);  // nan until the first is done
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t b = 0; b < batches; ++b) {
         const int64_t first = b * o.batch, count = std::min(o.batch, o.n - first);
         std::vector<float> x((size_t)(count * dims));
         data::bytes_to_unit_range(test.pixels.data() + first * dims, count * dims, x.data());
         Tensor x0 = Tensor::from_vector({count, 1, test.rows, test.cols}, x, dev);
-        const double so_far = total.empty() ? 0.0 : mean_se(total).mean;
+        const double so_far = total.empty() ? NAN : mean_se(total).mean;
         opt.on_progress = [&](int64_t done, int64_t) {
             interrupt::throw_if_received();
             const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -143,8 +143,13 @@ int run(const Options& o) {
             ts.push_back(t);
             ys.push_back(std::max(per_t[t] / (double)o.n, 1e-12));
         }
-        images::write_plot_png(o.out + "/bpd_per_t.png", ts, ys, true);
-        std::printf("nll_mnist: wrote %s/bpd_per_t.png (L_{t-1} in bits/dim against t, t = 1 is L_0) and %s/bpd.csv\n",
+        images::write_plot_png(o.out + "/bpd_per_t.png", ts, ys, true, 640, 360, "t", "bits/dim");
+        std::ofstream per(o.out + "/bpd_per_t.csv");
+        per << "t,bits_per_dim\n";  // t = 1: L_0; t >= 2: L_{t-1}
+        for (size_t i = 0; i < ts.size(); ++i) per << ts[i] << "," << ys[i] << "\n";
+        per.close();
+        if (!per) fail("writing ", o.out, "/bpd_per_t.csv failed");
+        std::printf("nll_mnist: wrote %s/bpd_per_t.png and .csv (L_{t-1} in bits/dim against t, t = 1 is L_0) and %s/bpd.csv\n",
                     o.out.c_str(), o.out.c_str());
     } else {
         std::printf("nll_mnist: wrote %s/bpd.csv\n", o.out.c_str());

@@ -37,7 +37,9 @@ const uint8_t* glyph(char c) {
                                           {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}};
     static const uint8_t dot[5] = {0, 0, 0, 0, 2}, minus[5] = {0, 0, 7, 0, 0}, e[5] = {0, 7, 7, 4, 7},
                          l[5] = {6, 2, 2, 2, 7}, o[5] = {0, 7, 5, 5, 7}, s[5] = {7, 4, 7, 1, 7},
-                         t[5] = {2, 7, 2, 2, 3}, p[5] = {0, 7, 5, 7, 4}, blank[5] = {0, 0, 0, 0, 0};
+                         t[5] = {2, 7, 2, 2, 3}, p[5] = {0, 7, 5, 7, 4}, b[5] = {4, 4, 7, 5, 7},
+                         i[5] = {2, 0, 2, 2, 2}, d[5] = {1, 1, 7, 5, 7}, m[5] = {0, 7, 7, 5, 5},
+                         slash[5] = {1, 1, 2, 4, 4}, blank[5] = {0, 0, 0, 0, 0};
     if (c >= '0' && c <= '9') return digits[c - '0'];
     switch (c) {
         case '.': return dot;
@@ -48,6 +50,11 @@ const uint8_t* glyph(char c) {
         case 's': return s;
         case 't': return t;
         case 'p': return p;
+        case 'b': return b;
+        case 'i': return i;
+        case 'd': return d;
+        case 'm': return m;
+        case '/': return slash;
         default: return blank;
     }
 }
@@ -119,7 +126,7 @@ void write_rows_png(const std::string& path, const std::vector<std::vector<Tenso
 }
 
 void write_plot_png(const std::string& path, const std::vector<double>& x, const std::vector<double>& y, bool log_y,
-                    int W, int H) {
+                    int W, int H, const std::string& x_label, const std::string& y_label) {
     if (x.size() != y.size() || x.empty()) fail("write_plot_png: need equal, non-empty x and y");
     auto fy = [&](double v) { return log_y ? std::log10(std::max(v, 1e-12)) : v; };
     double x_lo = x.front(), x_hi = x.back(), y_lo = fy(y[0]), y_hi = fy(y[0]);
@@ -160,8 +167,8 @@ void write_plot_png(const std::string& path, const std::vector<double>& x, const
     std::snprintf(hi_text, sizeof hi_text, "%.0f", x_hi);
     draw_text(c, L, H - B + 8, lo_text, 2, 0);
     draw_text(c, W - R - (int)std::strlen(hi_text) * 8, H - B + 8, hi_text, 2, 0);
-    draw_text(c, (L + W - R) / 2 - 16, H - B + 8, "step", 2, 0);
-    draw_text(c, L + 6, 4, "loss", 2, 0);
+    draw_text(c, (L + W - R) / 2 - 4 * (int)x_label.size(), H - B + 8, x_label, 2, 0);
+    draw_text(c, L + 6, 4, y_label, 2, 0);
     // the curve: a line between consecutive points (Bresenham-free: step along the longer axis)
     for (size_t i = 1; i < x.size(); ++i) {
         int x0 = px(x[i - 1]), y0 = py(y[i - 1]), x1 = px(x[i]), y1 = py(y[i]);

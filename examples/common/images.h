@@ -18,10 +18,11 @@ void write_grid_png(const std::string& path, const Tensor& x, int cols, int scal
 void write_rows_png(const std::string& path, const std::vector<std::vector<Tensor>>& rows, int scale = 2,
                     int pad = 2);
 
-// A line plot of y ("loss") against x ("step"), y on a log10 axis when log_y, with light grid
+// A line plot of y (y_label, e.g. "loss") against x (x_label, e.g. "step"), y on a log10 axis when log_y, with light grid
 // lines at each power of ten (log) or at 5 even steps (linear), labelled in a tiny built-in font,
 // and the x range under the axis. The plot is W x H pixels.
+// Labels use the plot font: digits and . - / b d e i l m o p s t.
 void write_plot_png(const std::string& path, const std::vector<double>& x, const std::vector<double>& y, bool log_y,
-                    int W = 640, int H = 360);
+                    int W = 640, int H = 360, const std::string& x_label = "step", const std::string& y_label = "loss");
 
 }  // namespace fw::images

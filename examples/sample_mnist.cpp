@@ -19,8 +19,10 @@
 //       interpolated spherically, decoded: OUT.png, a strip of --frames images from one to the other.
 // A class-conditional checkpoint (train_mnist --cond) draws the digit --label asks
 // for (0-9), one row per digit (--label all), or without a label (none), guided by --guidance w:
-// eps = (1 + w) eps(x_t, t, y) - w eps(x_t, t, none) (diffusion/guidance.h). --profile: the per-op table of the sampler's steps (core/watch.h; the first
-// step, which warms up, is left out).
+// eps = (1 + w) eps(x_t, t, y) - w eps(x_t, t, none) (diffusion/guidance.h); the asked digits go
+// to OUT-labels-idx1-ubyte, for evaluate --labels.
+// --profile: the per-op table of the sampler's steps (core/watch.h; the first step, which warms
+// up, is left out).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -205,6 +207,10 @@ int main(int argc, char** argv) {
             if (label == "all" && n % 10 == 0) grid_cols = (int)(n / 10);
             x = train::sample_images_conditional(*net, sch, labels, guidance, rows, cols, sampler, steps, gen, !no_clip,
                                                  train::sigma_from_flag(sigma), on_step);
+            if (label != "none") {  // the asked digits, for evaluate --labels
+                std::vector<uint8_t> bytes(labels.begin(), labels.end());
+                write_idx_labels(out + "-labels-idx1-ubyte", n, bytes.data());
+            }
         } else {
             x = train::sample_images(*net, sch, n, rows, cols, sampler, steps, gen, !no_clip, train::sigma_from_flag(sigma),
                                      on_step);

@@ -264,6 +264,9 @@ TEST_CASE("train_mnist --cond and sample_mnist --label: a grid per digit; the wr
     INFO(shown(all));
     CHECK(all.exit_code == 0);
     CHECK(read_idx_images(dir.file("all") + "-idx3-ubyte").n == 20);
+    const std::vector<uint8_t> asked = read_idx_labels(dir.file("all") + "-labels-idx1-ubyte");
+    REQUIRE(asked.size() == 20);
+    for (int i = 0; i < 20; ++i) CHECK(asked[(size_t)i] == i / 2);  // two of each digit, in order
     ProgramRun seven = run_program("sample_mnist", {"--ckpt", ckpt, "--out", dir.file("seven"), "--n", "2", "--sampler",
                                                     "ddim", "--steps", "3", "--label", "7", "--threads", "1"});
     CHECK(seven.exit_code == 0);

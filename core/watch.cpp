@@ -129,8 +129,6 @@ void op_cost(const char* op, Pass pass, const std::vector<Shape>& in, const Shap
              const std::vector<bool>& dx_computed, double& flops, double& bytes) {
     flops = -1;
     auto elems = [](const Shape& s) { return (double)numel(s); };
-    int grads = 0;
-    for (bool c : dx_computed) grads += c;
     auto computed = [&](size_t i) { return i < dx_computed.size() && dx_computed[i]; };
     if (!std::strcmp(op, "conv2d") && in.size() >= 2 && in[0].size() == 4 && in[1].size() == 4) {
         const double per_pass = 2.0 * elems(out) * (double)(in[1][1] * in[1][2] * in[1][3]);
@@ -142,18 +140,18 @@ void op_cost(const char* op, Pass pass, const std::vector<Shape>& in, const Shap
     double b = elems(out);
     for (size_t i = 0; i < in.size(); ++i) b += elems(in[i]) + (pass == Pass::Backward && computed(i) ? 2 * elems(in[i]) : 0);
     bytes = 4.0 * b;
-    (void)grads;
 }
 
 }  // namespace
 
+// Watching when tracing or profiling, and while a bad FW_ value waits to be reported.
+static bool any_watch() { return g_settings.trace > 0 || g_settings.profile || !g_settings.error.empty(); }
+
 namespace watch_detail {
-bool g_watching = g_settings.trace > 0 || g_settings.profile || !g_settings.error.empty();
+bool g_watching = any_watch();
 }
 
-static void update_watching() {
-    watch_detail::g_watching = g_settings.trace > 0 || g_settings.profile || !g_settings.error.empty();
-}
+static void update_watching() { watch_detail::g_watching = any_watch(); }
 
 int trace_level() { return g_settings.trace; }
 
@@ -168,18 +166,25 @@ void set_trace_stream(std::ostream* os) { g_trace_stream = os; }
 
 bool profiling() { return g_settings.profile; }
 
+// Forgets everything counted so far (the caller holds p.mu).
+static void forget_counts(Profile& p) {
+    p.rows.clear();
+    p.pending.clear();
+    p.devices.clear();
+    p.steps = 0;
+    p.start_s = -1;
+    p.step_begin_s = -1;
+    p.steps_seconds = 0;
+}
+
 void start_profile() {
     g_settings.profile = true;
     update_watching();
     Profile& p = profile();
     std::lock_guard<std::mutex> lock(p.mu);
-    p.rows.clear();
-    p.pending.clear();
-    p.steps = 0;
+    forget_counts(p);
     p.printed = false;
     p.start_s = now_s();
-    p.step_begin_s = -1;
-    p.steps_seconds = 0;
     register_at_exit();
 }
 
@@ -188,13 +193,7 @@ void stop_profile() {
     update_watching();
     Profile& p = profile();
     std::lock_guard<std::mutex> lock(p.mu);
-    p.rows.clear();
-    p.pending.clear();
-    p.steps = 0;
-    p.start_s = -1;
-    p.step_begin_s = -1;
-    p.steps_seconds = 0;
-    p.devices.clear();
+    forget_counts(p);
 }
 
 ProfileSnapshot profile_snapshot() {

@@ -21,7 +21,7 @@
 //
 // What "which kernel" means: the kernel table's name (core/kernels/kernels.h: "scalar
 // reference", "avx2", "avx512", "cuda") and what a kernel with several algorithms chose
-// (core/kernels/kernel_note.h), e.g. "avx512: winograd F(4x4,3x3) + gemm 8x48".
+// (core/kernels/kernel_note.h), e.g. "avx512: winograd F(4x4,3x3)" or "avx512: im2col + gemm 8x48".
 #pragma once
 
 #include <cstdint>

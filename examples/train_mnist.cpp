@@ -21,6 +21,13 @@
 //   reverse_process.png   x_t (top rows) and the predicted x_0 (bottom rows) along the final sampler
 //   loss.png              the loss curve (log scale)
 //
+// --minutes M: train for M minutes of wall-clock time instead of --steps (the final samples are
+// not part of it). The run measures its speed and plans its step count as it goes
+// (examples/common/step_planner.h), with the "wsd" learning-rate schedule: flat, then a decay over
+// the last 20% of the plan, which is final once the decay begins. The plan is printed, and saved
+// in the checkpoint with the budget used, so --resume continues it and `--steps N --lr-schedule wsd`
+// retrains the same run bit for bit.
+//
 // --profile: after the training steps, the per-op table of them (core/watch.h; the first step of
 // the run, which warms up allocations and caches, is left out); FW_TRACE=1 traces every op.
 #include <cerrno>
@@ -45,6 +52,7 @@
 #include "examples/common/interrupt.h"
 #include "examples/common/outputs.h"
 #include "examples/common/progress.h"
+#include "examples/common/step_planner.h"
 #include "nn/checkpoint.h"
 
 using namespace fw;
@@ -58,7 +66,7 @@ struct Options {
     std::string sigma = "beta", device = "cpu", loss = "simple";
     int64_t steps = 4000, batch = 32, warmup = 400, seed = 0, threads = 0, base = 32, mid = 64;
     int64_t ckpt_every = 250, sample_every = 1000, samples = 64, sample_steps = 100;
-    double lr = 1e-3, ema = 0.999, clip = 1.0;
+    double lr = 1e-3, ema = 0.999, clip = 1.0, minutes = 0;
     bool resume = false, no_ema_warmup = false, no_clip = false, profile = false, cond = false;
     double p_uncond = 0.1, guidance = 2.0;
 };
@@ -136,11 +144,12 @@ int run(const Options& o, const flags::Parser& p) {
         fail(ckpt, " already exists: pass --resume to continue that run, or choose another --out");
 
     train::TrainConfig cfg;
-    cfg.steps = o.steps;
+    cfg.steps = o.minutes > 0 ? 0 : o.steps;  // a budgeted run plans its steps as it goes
+    cfg.minutes = o.minutes;
     cfg.batch = o.batch;
     cfg.lr = o.lr;
     cfg.warmup = o.warmup;
-    cfg.lr_schedule = o.lr_schedule;
+    cfg.lr_schedule = o.minutes > 0 && !p.given("lr-schedule") ? "wsd" : o.lr_schedule;
     cfg.ema_decay = o.ema;
     cfg.ema_warmup = !o.no_ema_warmup;
     cfg.grad_clip = o.clip;
@@ -152,6 +161,11 @@ int run(const Options& o, const flags::Parser& p) {
     cfg.cond = o.cond;
     cfg.p_uncond = o.p_uncond;
     cfg.device = device;
+    if (p.given("minutes") && p.given("steps"))
+        fail("--minutes ", o.minutes, " and --steps ", o.steps, " both set the run's length: give one of them");
+    if (o.minutes > 0 && o.lr_schedule == "cosine" && p.given("lr-schedule"))
+        fail("--minutes re-plans the step count as the run goes, and --lr-schedule cosine's rate at every step depends "
+             "on that count: use --lr-schedule wsd (the default with --minutes) or constant");
     if (resuming) cfg = resumed_config(cfg, p, ckpt);
     for (const char* flag : {"p-uncond", "guidance"})
         if (!cfg.cond && p.given(flag))
@@ -164,15 +178,16 @@ int run(const Options& o, const flags::Parser& p) {
     if (resuming) {
         trainer.load(ckpt);  // checks the data and every setting again, then the tensors
         truncate_log(log_path, trainer.step_count());
-        std::printf("[train] resumed %s at step %lld of %lld\n", ckpt.c_str(), (long long)trainer.step_count(),
-                    (long long)cfg.steps);
+        std::printf("[train] resumed %s at step %lld of %lld%s\n", ckpt.c_str(), (long long)trainer.step_count(),
+                    (long long)cfg.steps, cfg.minutes > 0 ? (" planned; " + progress::format_duration(trainer.budget_spent()) +
+                                                             " of the budget used").c_str() : "");
     } else {
         std::ofstream header(log_path, std::ios::trunc);
         header << "step,loss,lr,grad_norm,images_per_s" << std::endl;
         if (!header) fail("writing ", log_path, ": ", std::strerror(errno));
         write_forward_png(o.out + "/forward_process.png", ds.train, trainer.schedule());
     }
-    if (trainer.step_count() >= cfg.steps)
+    if (cfg.steps > 0 && trainer.step_count() >= cfg.steps)
         std::printf("[train] already at step %lld of %lld\n", (long long)trainer.step_count(), (long long)cfg.steps);
 
     std::ofstream log(log_path, std::ios::app);
@@ -180,6 +195,43 @@ int run(const Options& o, const flags::Parser& p) {
     progress::Bar bar(cfg.steps, trainer.step_count(), isatty(1));
     const int64_t first = trainer.step_count();
     auto t_start = std::chrono::steady_clock::now();
+    const auto clock_s = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
+    // --minutes: the plan (step_planner.h), made from this session's speed after its first steps
+    std::unique_ptr<train::StepPlanner> planner;
+    int64_t announced = 0;  // the plan last printed
+    if (cfg.minutes > 0) {
+        train::StepPlanner::Options po;
+        po.budget_s = cfg.minutes * 60;
+        po.decay_fraction = cfg.lr_schedule == "wsd" ? train::kWsdDecayFraction : 0.0;
+        planner = std::make_unique<train::StepPlanner>(po, trainer.step_count(), trainer.budget_spent(), cfg.steps, 0.0);
+        announced = cfg.steps;
+        std::printf("[plan] a %s budget for training (%s used): the step count is planned after %lld steps\n",
+                    progress::format_duration(po.budget_s).c_str(), progress::format_duration(trainer.budget_spent()).c_str(),
+                    (long long)po.probe_steps);
+    }
+    // After step s: a new plan, printed when it first appears, moves by more than 1%, or becomes final.
+    auto plan_after = [&](int64_t s) {
+        const double now = clock_s();
+        const bool was_final = planner->final();
+        const int64_t plan = planner->after_step(s, now);
+        trainer.set_budget_spent(planner->spent_s(now));
+        if (plan != trainer.config().steps) trainer.set_planned_steps(plan);
+        bar.set_total(plan);
+        bar.set_note("budget " + progress::format_duration(planner->left_s(now)) + " left");
+        const bool now_final = planner->final() && !was_final;
+        if (plan > 0 && (announced == 0 || std::abs(plan - announced) > announced / 100 || now_final)) {
+            bar.finish();
+            std::printf("[plan] step %lld: %.2f steps/s, %s of the budget left -> %lld steps%s\n", (long long)s,
+                        1.0 / planner->seconds_per_step(), progress::format_duration(planner->left_s(now)).c_str(),
+                        (long long)plan,
+                        now_final ? " (final: the decay has begun)"
+                                  : (" (the decay begins after step " +
+                                     std::to_string(cfg.lr_schedule == "wsd" ? nn::wsd_decay_start(plan, train::kWsdDecayFraction) : plan) +
+                                     ")").c_str());
+            announced = plan;
+        }
+    };
+    const auto unfinished = [&] { return trainer.config().steps == 0 || trainer.step_count() < trainer.config().steps; };
     // Ctrl-C / SIGTERM: save the checkpoint of the last finished step, then stop.
     auto stop = [&](int sig) {
         bar.finish();
@@ -189,12 +241,12 @@ int run(const Options& o, const flags::Parser& p) {
         return interrupt::exit_status(sig);
     };
 
-    while (trainer.step_count() < cfg.steps) {
+    while (unfinished()) {
         if (int sig = interrupt::received()) return stop(sig);
         auto t0 = std::chrono::steady_clock::now();
         float loss;
         // --profile: from the second step of this run on (the first one warms up), or the only one
-        if (o.profile && !profiling() && (trainer.step_count() > first || cfg.steps - first == 1)) start_profile();
+        if (o.profile && !profiling() && (trainer.step_count() > first || trainer.config().steps - first == 1)) start_profile();
         try {
             ProfiledStep profiled;
             loss = trainer.step();
@@ -206,11 +258,12 @@ int run(const Options& o, const flags::Parser& p) {
         const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const int64_t s = trainer.step_count();
         const double ips = cfg.batch / dt;
+        if (planner) plan_after(s);
         bar.update(s, loss, ips);
         log << s << "," << loss << "," << trainer.last_lr() << "," << trainer.last_grad_norm() << "," << ips << std::endl;
         if (!log) fail("writing ", log_path, " at step ", s, ": ", std::strerror(errno));
-        if (s % o.ckpt_every == 0 || s == cfg.steps) trainer.save(ckpt);
-        if (o.sample_every > 0 && s % o.sample_every == 0 && s < cfg.steps) {
+        if (s % o.ckpt_every == 0 || s == trainer.config().steps) trainer.save(ckpt);
+        if (o.sample_every > 0 && s % o.sample_every == 0 && unfinished()) {
             try {
                 Generator g(777);
                 const int64_t n = cfg.cond ? 100 : 64;
@@ -288,6 +341,10 @@ int run(const Options& o, const flags::Parser& p) {
     std::printf("[train] done: %lld steps in %.0f s (%.1f images/s), smoothed loss %.4f; sampling took %.1f s\n",
                 (long long)(trainer.step_count() - first), wall, (trainer.step_count() - first) * cfg.batch / std::max(wall, 1e-9),
                 curve_y.empty() ? NAN : curve_y.back(), sample_s);
+    if (planner)
+        std::printf("[train] the budget: %s of %s used by %lld steps; `--steps %lld --lr-schedule %s` retrains this run\n",
+                    progress::format_duration(trainer.budget_spent()).c_str(), progress::format_duration(cfg.minutes * 60).c_str(),
+                    (long long)trainer.step_count(), (long long)trainer.step_count(), cfg.lr_schedule.c_str());
     std::printf("[train] wrote %s/{samples.png, samples-idx3-ubyte, reverse_process.png, forward_process.png, loss.png, "
                 "log.csv, checkpoint.safetensors}\n", o.out.c_str());
     return 0;
@@ -301,11 +358,15 @@ int main(int argc, char** argv) {
     p.add_string("data", &o.data, "folder of IDX files (train-images-idx3-ubyte[.gz], ...)");
     p.add_string("out", &o.out, "output folder: checkpoint, log, pictures");
     p.add_int("steps", &o.steps, "optimizer steps in the whole run", 1, 10'000'000);
+    p.add_float("minutes", &o.minutes, "instead of --steps: train for this many minutes of wall-clock time (checkpoints "
+                "and sample grids included, the final samples not); the step count is planned from the measured "
+                "speed, with --lr-schedule wsd", 0.01, 1e6);
     p.add_int("batch", &o.batch, "images per step", 1, 4096);
     p.add_float("lr", &o.lr, "peak learning rate (Adam)", 1e-7, 1.0);
     p.add_int("warmup", &o.warmup, "linear learning-rate warm-up steps", 0, 10'000'000);
-    p.add_string("lr-schedule", &o.lr_schedule, "after the warm-up: cosine decay to 5% at --steps, or constant",
-                 {"cosine", "constant"});
+    p.add_string("lr-schedule", &o.lr_schedule, "after the warm-up: cosine decay to 5% at --steps; wsd: flat, then "
+                 "a cosine decay to 5% over the last 20% of the steps (the default with --minutes); or constant",
+                 {"cosine", "wsd", "constant"});
     p.add_float("ema", &o.ema, "EMA decay of the weights used for sampling", 0.0, 0.999999);
     p.add_bool("no-ema-warmup", &o.no_ema_warmup, "use the fixed EMA decay from step 1");
     p.add_float("clip", &o.clip, "max global gradient norm (0 = no clipping)", 0.0, 1e6);

@@ -185,4 +185,21 @@ float warmup_cosine_lr(float base_lr, int64_t step, int64_t warmup_steps, int64_
     return (float)(base_lr * (final_fraction + (1.0 - final_fraction) * 0.5 * (1.0 + std::cos(pi * p))));
 }
 
+int64_t wsd_decay_start(int64_t total_steps, double decay_fraction) {
+    if (!(decay_fraction >= 0.0 && decay_fraction <= 1.0)) fail("wsd_decay_start: decay fraction ", decay_fraction, " is not in [0, 1]");
+    return total_steps - (int64_t)std::llround(decay_fraction * (double)total_steps);
+}
+
+float warmup_stable_decay_lr(float base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps,
+                             double decay_fraction, float final_fraction) {
+    if (step < 1) fail("warmup_stable_decay_lr: step is 1-indexed (the update about to be taken), got ", step);
+    if (warmup_steps > 0 && step < warmup_steps) return linear_warmup_lr(base_lr, step, warmup_steps);
+    const int64_t D = wsd_decay_start(total_steps, decay_fraction);
+    if (total_steps <= 0 || step <= D) return base_lr;  // not planned yet, or the stable part
+    // p in (0, 1] over the decay; lr = base (f + (1 - f) (1 + cos(pi p)) / 2)
+    const double p = std::min(1.0, (double)(step - D) / (double)(total_steps - D));
+    const double pi = 3.14159265358979323846;
+    return (float)(base_lr * (final_fraction + (1.0 - final_fraction) * 0.5 * (1.0 + std::cos(pi * p))));
+}
+
 }  // namespace fw::nn

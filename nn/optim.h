@@ -95,4 +95,17 @@ float linear_warmup_lr(float base_lr, int64_t step, int64_t warmup_steps);
 // A short run ends with small steps, so its last weights (and their EMA) settle.
 float warmup_cosine_lr(float base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps, float final_fraction);
 
+// Warm-up, stable, decay ("WSD"): the linear warm-up, then base_lr until step D, then a cosine
+// decay to final_fraction * base_lr over the last steps, D < step <= total:
+//   D = wsd_decay_start(total, decay_fraction) = total - round(decay_fraction * total)
+//   lr(step) = base_lr (f + (1 - f) (1 + cos(pi p)) / 2),  p = (step - D) / (total - D)
+// The rate of every step up to D does not depend on `total`, so a run may change its total
+// (train_mnist --minutes re-plans it as it measures its speed) until it reaches D, and the result
+// is the same as a run given that total from the start. total = 0: not planned yet (no decay).
+// At the same number of steps it matches a cosine schedule's result (Hägele et al. 2024, "Scaling
+// laws and compute-optimal training beyond fixed training durations", decay over the last 20%).
+float warmup_stable_decay_lr(float base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps,
+                             double decay_fraction, float final_fraction);
+int64_t wsd_decay_start(int64_t total_steps, double decay_fraction);
+
 }  // namespace fw::nn

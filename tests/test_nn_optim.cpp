@@ -172,3 +172,23 @@ TEST_CASE("warm-up then cosine decay: linear to the peak, half-way at the middle
     }
     CHECK(rises == 0);
 }
+
+TEST_CASE("warm-up, stable, decay: the rate up to the decay's start does not depend on the total") {
+    // 10 warm-up steps, 200 in all, the last 20% (40 steps) decay: D = 160.
+    CHECK(nn::wsd_decay_start(200, 0.2) == 160);
+    CHECK(nn::wsd_decay_start(7, 0.2) == 6);   // round(1.4) = 1 decaying step
+    CHECK(nn::wsd_decay_start(50, 0.0) == 50);  // no decay
+    CHECK_THROWS_AS(nn::wsd_decay_start(50, 1.5), fw::Error);
+    CHECK(nn::warmup_stable_decay_lr(1e-3f, 1, 10, 200, 0.2, 0.05f) == doctest::Approx(1e-4));  // the warm-up
+    CHECK(nn::warmup_stable_decay_lr(1e-3f, 160, 10, 200, 0.2, 0.05f) == 1e-3f);  // the last stable step
+    // p = 20 / 40 = 0.5: lr = base (f + (1 - f) / 2) = 1e-3 * 0.525
+    CHECK(nn::warmup_stable_decay_lr(1e-3f, 180, 10, 200, 0.2, 0.05f) == doctest::Approx(5.25e-4));
+    CHECK(nn::warmup_stable_decay_lr(1e-3f, 200, 10, 200, 0.2, 0.05f) == doctest::Approx(5e-5));  // the floor
+    CHECK(nn::warmup_stable_decay_lr(1e-3f, 90, 10, 0, 0.2, 0.05f) == 1e-3f);  // not planned yet: no decay
+    // Every step up to D(200) = 160 has the same rate whatever the total beyond it: the property
+    // train_mnist --minutes relies on when it re-plans.
+    for (int64_t total : {200, 201, 260, 1000, 0})
+        for (int64_t s = 1; s <= 160; ++s)
+            REQUIRE(nn::warmup_stable_decay_lr(1e-3f, s, 10, total, 0.2, 0.05f) ==
+                    nn::warmup_stable_decay_lr(1e-3f, s, 10, 200, 0.2, 0.05f));
+}

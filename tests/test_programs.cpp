@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 
@@ -20,6 +21,7 @@
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "examples/common/ddpm_trainer.h"
+#include "nn/checkpoint.h"
 #include "nn/safetensors.h"
 #include "tests/file_util.h"
 #include "tests/run_program.h"
@@ -358,6 +360,52 @@ TEST_CASE("train_mnist --loss vlb: trains on the bound's terms; the checkpoint r
     CHECK(bad.exit_code == 2);
     CHECK(contains(bad.err, "--loss"));
     CHECK(contains(bad.err, "vlb"));
+}
+
+TEST_CASE("train_mnist --minutes: plans its steps to the budget; --steps N --lr-schedule wsd retrains it bit for bit") {
+    fw::test::TempDir dir;
+    const std::string data = dir.file("data"), out = dir.file("out");
+    fs::create_directories(data);
+    write_tiny_dataset(data);
+    std::vector<std::string> args = tiny_run(data, out, 1);
+    args.erase(std::find(args.begin(), args.end(), "--steps"), std::find(args.begin(), args.end(), "--steps") + 2);
+
+    SUBCASE("the budget, the plan in the checkpoint, and the same run from --steps") {
+        ProgramRun r = run_program("train_mnist", plus(args, {"--minutes", "0.02"}));  // 1.2 s of training
+        INFO(shown(r));
+        REQUIRE(r.exit_code == 0);
+        CHECK(contains(r.out, "[plan] step "));
+        CHECK(contains(r.out, "retrains this run"));
+        const Checkpoint ck = read_checkpoint(out + "/checkpoint.safetensors");
+        CHECK(ck.setting("minutes") == "0.02");
+        CHECK(ck.setting("lr_schedule") == "wsd");
+        const int64_t steps = ck.setting_int("steps", 1, 1'000'000);
+        CHECK(ck.setting_double("budget_spent_s") > 0.5);  // the steps ran for about the budget...
+        CHECK(ck.setting_double("budget_spent_s") < 3.0);  // ...(a loaded machine may slow a step down)
+        CHECK(contains(r.out, "`--steps " + std::to_string(steps) + " --lr-schedule wsd` retrains this run"));
+
+        std::vector<std::string> again = tiny_run(data, dir.file("again"), steps);
+        ProgramRun fixed = run_program("train_mnist", plus(again, {"--lr-schedule", "wsd"}));
+        REQUIRE_MESSAGE(fixed.exit_code == 0, shown(fixed));
+        const Checkpoint ck2 = read_checkpoint(dir.file("again") + "/checkpoint.safetensors");
+        REQUIRE(ck.tensors.size() == ck2.tensors.size());
+        for (size_t i = 0; i < ck.tensors.size(); ++i) {
+            const Tensor& a = ck.tensors[i].second;
+            const Tensor& b = ck2.tensors[i].second;
+            INFO(ck.tensors[i].first);
+            REQUIRE(a.numel() == b.numel());
+            CHECK(std::memcmp(a.data(), b.data(), sizeof(float) * (size_t)a.numel()) == 0);
+        }
+    }
+    SUBCASE("--minutes with --steps, or with the cosine schedule, is refused naming both flags") {
+        ProgramRun both = run_program("train_mnist", plus(args, {"--minutes", "1", "--steps", "50"}));
+        CHECK_MESSAGE(both.exit_code == 2, shown(both));
+        CHECK(contains(both.err, "--minutes 1 and --steps 50 both set the run's length"));
+        ProgramRun cosine = run_program("train_mnist", plus(args, {"--minutes", "1", "--lr-schedule", "cosine"}));
+        CHECK_MESSAGE(cosine.exit_code == 2, shown(cosine));
+        CHECK(contains(cosine.err, "--lr-schedule cosine"));
+        CHECK_FALSE(fs::exists(out + "/checkpoint.safetensors"));
+    }
 }
 
 TEST_CASE("nll_mnist: the bound in bits/dim, exact and Monte-Carlo; bad input refused; Ctrl-C writes nothing") {

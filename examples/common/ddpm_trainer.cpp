@@ -31,8 +31,12 @@ static nn::UNetConfig unet_config(const TrainConfig& c) {
 
 DdpmTrainer::DdpmTrainer(const TrainConfig& cfg, const data::Split& train)
     : cfg_(cfg), train_(train), sch_(make_schedule(cfg.schedule)), noise_gen_((uint64_t)cfg.seed * 2 + 1) {
-    if (cfg.lr_schedule != "cosine" && cfg.lr_schedule != "constant")
-        fail("lr schedule '", cfg.lr_schedule, "': allowed: cosine, constant");
+    if (cfg.lr_schedule != "cosine" && cfg.lr_schedule != "wsd" && cfg.lr_schedule != "constant")
+        fail("lr schedule '", cfg.lr_schedule, "': allowed: cosine, wsd, constant");
+    if (cfg.minutes > 0 && cfg.lr_schedule == "cosine")
+        fail("a time budget re-plans the step count as the run goes, and the cosine schedule's rate at every step "
+             "depends on that count: use the wsd or constant schedule");
+    if (cfg.steps < (cfg.minutes > 0 ? 0 : 1)) fail("steps ", cfg.steps, ": a run needs at least one step");
     if (cfg.cond && !(cfg.p_uncond >= 0.0 && cfg.p_uncond <= 1.0))
         fail("p_uncond ", cfg.p_uncond, " is not a probability in [0, 1]");
     if (train.n < cfg.batch)
@@ -110,12 +114,29 @@ void DdpmTrainer::apply_update() {
     if (!std::isfinite(last_grad_norm_))
         throw NonFiniteStep("gradient norm is " + std::to_string(last_grad_norm_) + " at step " +
                             std::to_string(step_ + 1) + ": " + nn::find_non_finite_grad(params));
-    last_lr_ = cfg_.lr_schedule == "cosine" ? nn::warmup_cosine_lr((float)cfg_.lr, step_ + 1, cfg_.warmup, cfg_.steps, 0.05f)
-                                            : nn::linear_warmup_lr((float)cfg_.lr, step_ + 1, cfg_.warmup);
+    if (cfg_.lr_schedule == "cosine")
+        last_lr_ = nn::warmup_cosine_lr((float)cfg_.lr, step_ + 1, cfg_.warmup, cfg_.steps, 0.05f);
+    else if (cfg_.lr_schedule == "wsd")
+        last_lr_ = nn::warmup_stable_decay_lr((float)cfg_.lr, step_ + 1, cfg_.warmup, cfg_.steps, kWsdDecayFraction, 0.05f);
+    else
+        last_lr_ = nn::linear_warmup_lr((float)cfg_.lr, step_ + 1, cfg_.warmup);
     adam_->set_lr(last_lr_);
     adam_->step();
     ema_->update(*model_);
     ++step_;
+}
+
+void DdpmTrainer::set_planned_steps(int64_t steps) {
+    if (cfg_.minutes <= 0) fail("set_planned_steps: only a run with a time budget plans its steps");
+    // The rates of steps 1..step_ must stay what they were: under wsd, those up to the decay's start.
+    const auto unchanged_until = [&](int64_t total) {
+        return cfg_.lr_schedule == "wsd" && total > 0 ? nn::wsd_decay_start(total, kWsdDecayFraction) : total;
+    };
+    const bool old_plan_open = cfg_.steps == 0 || unchanged_until(cfg_.steps) >= step_;  // 0: no plan, no decay yet
+    if (steps < step_ || (steps != cfg_.steps && (unchanged_until(steps) < step_ || !old_plan_open)))
+        fail("a plan of ", steps, " steps at step ", step_, " (planned: ", cfg_.steps,
+             ") would change the learning rate of steps already taken");
+    cfg_.steps = steps;
 }
 
 nn::UNet& DdpmTrainer::ema_model() {
@@ -154,12 +175,14 @@ std::vector<RunSetting> run_settings(const TrainConfig& c) {
             {"schedule", "--schedule", c.schedule},
             {"loss", "--loss", c.loss},
             {"cond", "--cond", c.cond ? "on" : "off"},
-            {"p_uncond", "--p-uncond", c.cond ? exact_text(c.p_uncond) : "-"}};
+            {"p_uncond", "--p-uncond", c.cond ? exact_text(c.p_uncond) : "-"},
+            {"minutes", "--minutes", exact_text(c.minutes)}};
 }
 
 TrainConfig config_from_checkpoint(const Checkpoint& ck, TrainConfig c) {
     const int64_t big = 1'000'000'000'000;
-    c.steps = ck.setting_int("steps", 1, big);
+    c.minutes = ck.has("minutes") ? ck.setting_double("minutes") : 0.0;  // from before --minutes: none
+    c.steps = ck.setting_int("steps", c.minutes > 0 ? 0 : 1, big);     // a budgeted run saved before its first plan: 0
     c.batch = ck.setting_int("batch", 1, big);
     c.lr = ck.setting_double("lr");
     c.warmup = ck.setting_int("warmup", 0, big);
@@ -206,6 +229,7 @@ void DdpmTrainer::save(const std::string& path) const {
     s.rng_offset = noise_gen_.offset();
     for (const RunSetting& r : run_settings(cfg_)) s.meta[r.key] = r.value;
     for (const RunSetting& r : data_settings(train_)) s.meta[r.key] = r.value;
+    if (cfg_.minutes > 0) s.meta["budget_spent_s"] = exact_text(budget_spent_s_);
     save_checkpoint(path, s);
 }
 
@@ -219,6 +243,7 @@ void DdpmTrainer::load(const std::string& path) {
             if (r.key == "loss" && r.value == "simple") continue;  // from before --loss: it trained L_simple
             if (r.key == "cond" && r.value == "off") continue;     // from before --cond: unconditional
             if (r.key == "p_uncond" && r.value == "-") continue;
+            if (r.key == "minutes" && r.value == "0") continue;    // from before --minutes: no budget
             missing += (missing.empty() ? "'" : ", '") + r.key + "'";
             continue;
         }
@@ -242,6 +267,7 @@ void DdpmTrainer::load(const std::string& path) {
     ema_->set_num_updates(s.step);
     noise_gen_.set_state(s.rng_seed, s.rng_offset);
     cached_epoch_ = -1;
+    budget_spent_s_ = cfg_.minutes > 0 ? ck.setting_double("budget_spent_s") : 0.0;
 }
 
 // The samplers' loop over chunks of 64 images; model_for(start, m) is the noise model of images

@@ -29,12 +29,20 @@
 
 namespace fw::train {
 
+// The "wsd" schedule decays over the last 20% of the steps, as in Hägele et al. 2024.
+constexpr double kWsdDecayFraction = 0.2;
+
 struct TrainConfig {
-    int64_t steps = 3000;        // optimizer steps in the whole run
+    int64_t steps = 3000;        // optimizer steps in the whole run (with minutes: the plan so far; 0 = none yet)
     int64_t batch = 64;
     double lr = 1e-3;            // peak learning rate (after warm-up)
     int64_t warmup = 200;        // linear warm-up steps
-    std::string lr_schedule = "cosine";  // after warm-up: "cosine" decay to 5% at `steps`, or "constant"
+    // after warm-up: "cosine" decay to 5% at `steps`; "wsd": flat, then a cosine decay to 5% over
+    // the last kWsdDecayFraction of `steps` (nn::warmup_stable_decay_lr); or "constant"
+    std::string lr_schedule = "cosine";
+    // A wall-clock budget for the training steps (train_mnist --minutes; 0 = off): `steps` is then
+    // planned as the run measures its speed (step_planner.h), with the "wsd" or "constant" schedule.
+    double minutes = 0;
     double ema_decay = 0.999;    // the EMA's decay; with warm-up, min(decay, (1+t)/(10+t))
     bool ema_warmup = true;
     double grad_clip = 1.0;      // max global gradient norm (0 = off)
@@ -82,6 +90,11 @@ public:
     void apply_update();                   // finite-norm check, clip, Adam, EMA; then step_count() + 1
     int64_t step_count() const { return step_; }
     float last_lr() const { return last_lr_; }
+    // --minutes: the planned step count (StepPlanner) and the budget used so far, in seconds; both
+    // go into the checkpoint. A new plan must leave the rate of every step taken unchanged.
+    void set_planned_steps(int64_t steps);
+    void set_budget_spent(double seconds) { budget_spent_s_ = seconds; }
+    double budget_spent() const { return budget_spent_s_; }
     float last_grad_norm() const { return last_grad_norm_; }
 
     // Checkpoint (safetensors, written atomically): model, EMA, Adam state, step, noise RNG, the
@@ -116,6 +129,7 @@ private:
     int64_t cached_epoch_ = -1;
     std::vector<int64_t> order_;
     float last_lr_ = 0, last_grad_norm_ = 0;
+    double budget_spent_s_ = 0;
 };
 
 // Samples n images of shape (1, H, W) from `net` with DDPM (Algorithm 2, 1000 steps) or DDIM

@@ -17,15 +17,15 @@ std::string format_duration(double s) {
 }
 
 std::string format_line(int64_t step, int64_t total, double loss, double ips, double elapsed, double eta,
-                        const std::string& value_name) {
+                        const std::string& value_name, const std::string& note) {
     const int width = 20;
     int filled = total > 0 ? (int)(width * std::min<double>(1.0, (double)step / total)) : 0;
     std::string bar = "[" + std::string(filled, '#') + std::string(width - filled, '-') + "]";
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "%s %lld/%lld  %s %.4f  %.1f img/s  %s elapsed  ETA %s", bar.c_str(),
-                  (long long)step, (long long)total, value_name.c_str(), loss, ips, format_duration(elapsed).c_str(),
-                  format_duration(eta).c_str());
-    return buf;
+    char buf[300];
+    std::snprintf(buf, sizeof buf, "%s %lld/%s  %s %.4f  %.1f img/s  %s elapsed  ETA %s", bar.c_str(), (long long)step,
+                  total > 0 ? std::to_string(total).c_str() : "?", value_name.c_str(), loss, ips,
+                  format_duration(elapsed).c_str(), format_duration(eta).c_str());
+    return note.empty() ? std::string(buf) : std::string(buf) + "  " + note;
 }
 
 Bar::Bar(int64_t total, int64_t start_step, bool tty)
@@ -38,8 +38,8 @@ void Bar::update(int64_t step, double loss, double ips) {
     auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - t0_).count();
     const double rate = (step - start_) / std::max(elapsed, 1e-9);  // steps/s over this run
-    const double eta = rate > 0 ? (total_ - step) / rate : NAN;
-    const std::string line = format_line(step, total_, loss_, ips_, elapsed, eta, value_name_);
+    const double eta = rate > 0 && total_ > 0 ? (total_ - step) / rate : NAN;
+    const std::string line = format_line(step, total_, loss_, ips_, elapsed, eta, value_name_, note_);
     if (tty_) {
         if (step != total_ && std::chrono::duration<double>(now - last_draw_).count() < 0.2) return;
         std::printf("\r%s", line.c_str());
@@ -47,6 +47,7 @@ void Bar::update(int64_t step, double loss, double ips) {
         drawn_ = true;
         last_draw_ = now;
     } else {
+        if (total_ <= 0) return;  // not planned yet
         const int64_t every = std::max<int64_t>(1, total_ / 20);
         if (step % every != 0 && step != total_) return;
         if (step == last_printed_step_) return;

@@ -86,16 +86,27 @@ Tensor ddim_step(const Schedule& sch, const Tensor& xt, int t, int t_prev, const
     if (t_prev < 0 || t_prev >= t) fail("ddim_step: t_prev = ", t_prev, " must be in 0..t-1 (t = ", t, ")");
     if (!(eta >= 0.0)) fail("ddim_step: eta = ", eta, " must be >= 0");
     Tensor x0_hat = predict_x0_from_eps(sch, xt, same_t(xt, t), eps);  // Eq. 12
-    if (clip_x0) x0_hat = clip_to_unit(x0_hat);
-    if (x0_hat_out) *x0_hat_out = x0_hat;
-
     const double ab_t = sch.alpha_bar[t];
     const double ab_prev = sch.alpha_bar[t_prev];  // alpha_bar_0 = 1 after the last step
+    Tensor eps_used = eps;
+    if (clip_x0) {
+        x0_hat = clip_to_unit(x0_hat);
+        // The eps that goes with the clipped x0_hat, Eq. 12 solved for eps:
+        //   eps = (x_t - sqrt(alpha_bar_t) x0_hat) / sqrt(1 - alpha_bar_t)
+        // (the model's own eps where nothing was clipped). With the model's eps beside a clipped
+        // x0_hat the two terms of Eq. 20 disagree; under classifier-free guidance (a large eps)
+        // that drove samples off the digits: accuracy on the asked digit 0.17 vs 0.55 unclipped,
+        // 50 steps, w = 2 (make train-cond's model). DDPM's step (Eq. 11 from x0_hat and x_t) is
+        // consistent by construction.
+        eps_used = (1.0f / (float)std::sqrt(1.0 - ab_t)) * (xt - (float)std::sqrt(ab_t) * x0_hat);
+    }
+    if (x0_hat_out) *x0_hat_out = x0_hat;
+
     // Eq. 20: s = eta sqrt((1 - alpha_bar_{t'}) / (1 - alpha_bar_t)) sqrt(1 - alpha_bar_t / alpha_bar_{t'})
     const double s = eta * std::sqrt((1.0 - ab_prev) / (1.0 - ab_t)) * std::sqrt(1.0 - ab_t / ab_prev);
     const double dir = std::sqrt(std::max(0.0, 1.0 - ab_prev - s * s));  // clamp rounding below 0
     // Eq. 20: x_{t'} = sqrt(alpha_bar_{t'}) x0_hat + sqrt(1 - alpha_bar_{t'} - s^2) eps_theta + s z
-    Tensor x_prev = (float)std::sqrt(ab_prev) * x0_hat + (float)dir * eps;
+    Tensor x_prev = (float)std::sqrt(ab_prev) * x0_hat + (float)dir * eps_used;
     if (s > 0.0) {
         if (!z.defined() || z.shape() != xt.shape())
             fail("ddim_step: z must have x_t's shape ", to_string(xt.shape()), " when eta > 0 (s = ", s, ")");

@@ -57,7 +57,8 @@ std::vector<int> ddim_timesteps(int T, int steps);
 // The timestep DDIM steps to from tau[i]: tau[i + 1], or 0 after the last.
 int ddim_prev_t(const std::vector<int>& tau, size_t i);
 
-// One step of Eq. 20 from t to t_prev (0 <= t_prev < t) with the model's eps and noise z.
+// One step of Eq. 20 from t to t_prev (0 <= t_prev < t) with the model's eps and noise z. With
+// clip_x0 the step uses the clipped x0_hat and the eps that goes with it (Eq. 12 solved for eps).
 Tensor ddim_step(const Schedule& sch, const Tensor& xt, int t, int t_prev, const Tensor& eps, double eta,
                  const Tensor& z, bool clip_x0, Tensor* x0_hat_out = nullptr);
 

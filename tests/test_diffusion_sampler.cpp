@@ -163,3 +163,29 @@ TEST_CASE("samplers clip x0_hat to [-1, 1] only when asked") {
         else CHECK(max_x0_hat > 1.0f);
     }
 }
+
+TEST_CASE("Eq. 20 with clipping: the step uses the clipped x0_hat and the eps that goes with it") {
+    // x_t and an eps whose x0_hat (Eq. 12) lies partly outside [-1, 1]; DDIM from t = 30 to 20.
+    Schedule sch = linear_schedule(50);
+    Generator gen(41);
+    const int t = 30, t_prev = 20;
+    Tensor xt = randn({1, 1, 4, 4}, gen), eps = 3.0f * randn({1, 1, 4, 4}, gen);
+    Tensor x0_hat;
+    Tensor clipped = ddim_step(sch, xt, t, t_prev, eps, 0.0, Tensor(), /*clip_x0=*/true, &x0_hat);
+    Tensor raw = ddim_step(sch, xt, t, t_prev, eps, 0.0, Tensor(), /*clip_x0=*/false);
+    const double ab = sch.alpha_bar[t], ab_prev = sch.alpha_bar[t_prev];
+    int clipped_pixels = 0;
+    for (int64_t i = 0; i < xt.numel(); ++i) {
+        const double x = xt.data()[i], e = eps.data()[i];
+        const double x0 = (x - std::sqrt(1 - ab) * e) / std::sqrt(ab);  // Eq. 12
+        const double x0c = std::fmax(-1.0, std::fmin(1.0, x0));
+        clipped_pixels += x0c != x0;
+        // the eps of the clipped x0_hat: (x_t - sqrt(ab) x0c) / sqrt(1 - ab); Eq. 20 with eta = 0
+        const double e_c = (x - std::sqrt(ab) * x0c) / std::sqrt(1 - ab);
+        const double want = std::sqrt(ab_prev) * x0c + std::sqrt(1 - ab_prev) * e_c;
+        CHECK(clipped.data()[i] == doctest::Approx(want).epsilon(1e-5));  // float rounding of a few ops
+        CHECK(x0_hat.data()[i] == doctest::Approx(x0c).epsilon(1e-5));
+        if (x0c == x0) CHECK(clipped.data()[i] == doctest::Approx(raw.data()[i]).epsilon(1e-5));  // nothing clipped: Eq. 20 as is
+    }
+    CHECK(clipped_pixels > 3);  // the case is tested where it matters
+}

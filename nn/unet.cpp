@@ -69,8 +69,8 @@ TimeMLP::TimeMLP(int time_dim, int temb, Generator& gen) : fc0(time_dim, temb, g
 
 // --- LabelEmbedding -----------------------------------------------------------------------------
 
-LabelEmbedding::LabelEmbedding(int classes_with_null, int temb) {
-    weight = register_parameter("weight", Tensor::zeros({classes_with_null, temb}));
+LabelEmbedding::LabelEmbedding(int classes_with_null, int temb, Generator& gen) {
+    weight = register_parameter("weight", randn({classes_with_null, temb}, gen));
 }
 
 Tensor LabelEmbedding::forward(const std::vector<int>& labels, Device device) const {
@@ -134,7 +134,7 @@ UNet::UNet(const UNetConfig& c, Generator& gen)
     register_module("out_norm", out_norm);
     register_module("out_conv", out_conv);
     if (c.num_classes > 0) {
-        label_emb = std::make_unique<LabelEmbedding>(c.num_classes + 1, c.temb);
+        label_emb = std::make_unique<LabelEmbedding>(c.num_classes + 1, c.temb, gen);
         register_module("label_emb", *label_emb);
     }
 }

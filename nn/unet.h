@@ -101,10 +101,14 @@ public:
     Linear fc0, fc2;
 };
 
-// The label table of a conditional UNet: weight (K + 1, temb), zeros at the start.
+// The label table of a conditional UNet: weight (K + 1, temb), N(0, 1) at the start (as
+// torch.nn.Embedding). Each row is then a large, distinct shift of the time embedding from step 1
+// (row norm ~sqrt(temb) = 11). Started at zero, the rows stayed small (norm ~0.2 after 1,500 steps:
+// Adam's steps on them mostly cancel) and the model ignored the label: accuracy on the asked digit
+// 0.10 (chance) vs 0.77 with N(0, 1), unguided, 200 DDIM samples after 1,500 steps of make train-cond.
 class LabelEmbedding : public Module {
 public:
-    LabelEmbedding(int classes_with_null, int temb);
+    LabelEmbedding(int classes_with_null, int temb, Generator& gen);
     // labels: N values in 0..rows-1  ->  (N, temb), the rows of weight, with gradients into weight
     Tensor forward(const std::vector<int>& labels, Device device) const;
     std::string type_name() const override { return "LabelEmbedding"; }

@@ -95,20 +95,35 @@ TEST_CASE("seeded tiny-UNet training on 4 fixed noisy 8x8 images: the loss falls
 
 // --- class conditioning -------------------------------------------------------------------------
 
-TEST_CASE("a conditional UNet adds (K + 1) x temb parameters; untrained, it is the unconditional model bit for bit") {
+TEST_CASE("a conditional UNet adds (K + 1) x temb parameters, drawn last: the others are the unconditional model's") {
     Generator g1(5), g2(5);
     UNetConfig c = UNetConfig::tiny();
     UNet plain(c, g1);
     c.num_classes = 10;
     UNet cond(c, g2);
     CHECK(cond.num_parameters() == plain.num_parameters() + 11 * c.temb);
-    CHECK(cond.parameters().back().first == "label_emb.weight");
+    const NamedTensors pp = plain.parameters(), cp = cond.parameters();
+    REQUIRE(cp.size() == pp.size() + 1);
+    CHECK(cp.back().first == "label_emb.weight");
+    for (size_t i = 0; i < pp.size(); ++i) {
+        INFO(pp[i].first);
+        CHECK(std::memcmp(pp[i].second.data(), cp[i].second.data(), sizeof(float) * pp[i].second.numel()) == 0);
+    }
+    // the table is N(0, 1), as torch.nn.Embedding's: each row a distinct shift of the time embedding
+    double sum = 0, sum2 = 0;
+    const std::vector<float> table = cond.label_emb->weight.to_vector();
+    for (float v : table) sum += v, sum2 += (double)v * v;
+    const double n = (double)table.size(), mean = sum / n, var = sum2 / n - mean * mean;
+    CHECK(std::fabs(mean) < 4 / std::sqrt(n));          // 4 standard errors of the mean
+    CHECK(std::fabs(var - 1) < 4 * std::sqrt(2 / n));   // and of the variance
+    // with the table zeroed the label adds nothing: the unconditional forward, bit for bit
+    std::memset(cond.label_emb->weight.data(), 0, sizeof(float) * table.size());
     Generator gx(6);
     Tensor x = randn({3, 1, 8, 8}, gx);
     const std::vector<int> t = {1, 500, 1000};
     const std::vector<float> a = plain.forward(x, t).to_vector(), b = cond.forward(x, t, {0, 7, 10}).to_vector();
     REQUIRE(a.size() == b.size());
-    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);  // the table starts at zero
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 TEST_CASE("a conditional UNet: the label changes the output, the table gets finite-difference-checked gradients") {
@@ -117,11 +132,6 @@ TEST_CASE("a conditional UNet: the label changes the output, the table gets fini
     c.num_classes = 10;
     UNet net(c, g);
     Tensor table = net.label_emb->weight;
-    {
-        Generator gt(8);
-        std::vector<float> v = randn(table.shape(), gt).to_vector();
-        std::memcpy(table.data(), v.data(), v.size() * sizeof(float));
-    }
     Generator gx(9);
     Tensor x = randn({2, 1, 8, 8}, gx);
     const std::vector<int> t = {30, 700};

@@ -149,7 +149,7 @@ test: deps-test info
 # The suite also runs train_mnist, sample_mnist, predict_eps, step_through and nll_mnist as programs
 # (tests/test_programs.cpp, tests/test_step_through.cpp, tests/test_watch.cpp).
 build-tests: $(TEST_BIN) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist $(BUILD)/examples/predict_eps $(BUILD)/examples/step_through \
-             $(BUILD)/examples/nll_mnist $(BUILD)/examples/evaluate
+             $(BUILD)/examples/nll_mnist $(BUILD)/examples/evaluate $(BUILD)/examples/plot_scores
 
 examples: $(EXAMPLES)
 
@@ -246,7 +246,7 @@ train-cond: deps-test info
 # samples (26 per digit) for w = 0, 0.5, 1, 2, 4, scored by evaluate against the asked digits.
 guidance-sweep: deps-test info
 	@$(MAKE) --no-print-directory classifier
-	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/sample_mnist $(BUILD)/examples/evaluate
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/sample_mnist $(BUILD)/examples/evaluate $(BUILD)/examples/plot_scores
 	scripts/guidance-sweep.sh $(OUT)-cond/checkpoint.safetensors $(OUT)-cond/guidance $(BUILD)
 
 # A short run (a half-width UNet, 1,000 steps of batch 32: ~90 s of training) that shows first digit

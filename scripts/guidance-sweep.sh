@@ -3,7 +3,7 @@
 # guidance weight w it draws the same N samples (the same seed; N / 10 of each digit, in order)
 # and scores them with evaluate against the digits that were asked for, then prints one table:
 # accuracy on the asked digits, mean confidence, class entropy and Frechet distance against w,
-# each with its 95% bootstrap interval.
+# each with its 95% bootstrap interval, and OUT_DIR/guidance.png, the same as plots (plot_scores).
 #   scripts/guidance-sweep.sh CKPT OUT_DIR BUILD_DIR [N] [STEPS] ["W1 W2 ..."]
 # Defaults: N = 260 (26 per digit), DDIM with 50 steps, w in 0 0.5 1 2 4.
 set -euo pipefail
@@ -20,6 +20,9 @@ for w in $weights; do
     "$build/examples/evaluate" --samples "$out/w$w-idx3-ubyte" --labels "$out/w$w-labels-idx1-ubyte" \
         --json "$out/w$w.json" > "$out/w$w-scores.txt"
 done
+points=""
+for w in $weights; do points="$points${points:+,}$w=$out/w$w.json"; done
+"$build/examples/plot_scores" --points "$points" --x-label "guidance w" --out "$out/guidance.png"
 /usr/bin/python3 - "$out" $weights <<'PY'
 import json, sys
 out, weights = sys.argv[1], sys.argv[2:]

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <utility>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -137,4 +138,38 @@ TEST_CASE("evaluate: every score with its bootstrap interval, --json with the sa
     const ProgramRun nodir = run_program("evaluate", with({"--json", dir.file("no/such/folder/x.json")}));
     CHECK(nodir.exit_code == 1);
     CHECK(contains(nodir.err, "no/such/folder/x.json: cannot write the --json output"));
+}
+
+TEST_CASE("plot_scores: evaluate's --json files against a setting as one PNG; bad points and files named") {
+    fw::test::TempDir dir;
+    const Files f = write_files(dir);
+    const std::string a = dir.file("a.json"), b = dir.file("b.json");
+    for (const auto& [json, boot] : {std::pair{a, "30"}, std::pair{b, "0"}}) {
+        const ProgramRun r = run_program("evaluate", {"--samples", f.samples, "--classifier", f.classifier, "--data", f.data,
+                                                      "--labels", f.labels, "--bootstrap", boot, "--json", json});
+        REQUIRE_MESSAGE(r.exit_code == 0, shown(r));
+    }
+    const std::string png = dir.file("scores.png");
+    const ProgramRun ok = run_program("plot_scores", {"--points", "0=" + a + ",0.5=" + b + ",2=" + a, "--x-label", "w", "--out", png});
+    REQUIRE_MESSAGE(ok.exit_code == 0, shown(ok));
+    CHECK(contains(ok.out, "3 points, 5 panels"));  // accuracy (every file has labels), confidence, share, entropy, FD
+    CHECK(fw::test::read_bytes(png).substr(0, 8) == std::string("\x89PNG\r\n\x1a\n"));
+
+    const ProgramRun order = run_program("plot_scores", {"--points", "1=" + a + ",0=" + b, "--out", png});
+    CHECK(order.exit_code == 2);
+    CHECK(contains(order.err, "the X values must increase (1 then 0)"));
+    const ProgramRun form = run_program("plot_scores", {"--points", "w1:" + a + ",0=" + b, "--out", png});
+    CHECK(form.exit_code == 2);
+    CHECK(contains(form.err, "is not X=FILE"));
+    const ProgramRun missing = run_program("plot_scores", {"--points", "0=" + a + ",1=" + dir.file("none.json"), "--out", png});
+    CHECK(missing.exit_code == 1);
+    CHECK(contains(missing.err, dir.file("none.json") + ": cannot open"));
+    const std::string other = dir.file("other.json");
+    fw::test::write_bytes(other, "{\"mean_confidence\": {\"value\": 0.5}}");
+    const ProgramRun lacking = run_program("plot_scores", {"--points", "0=" + a + ",1=" + other, "--out", png});
+    CHECK(lacking.exit_code == 1);
+    CHECK(contains(lacking.err, other + ": has no 'confident_share'"));
+    const ProgramRun unwritable = run_program("plot_scores", {"--points", "0=" + a + ",1=" + b, "--out", dir.file("no/dir/x.png")});
+    CHECK(unwritable.exit_code == 1);
+    CHECK(contains(unwritable.err, "no/dir/x.png"));
 }

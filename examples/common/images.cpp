@@ -29,32 +29,37 @@ struct Canvas {
     }
 };
 
-// A 3 x 5 pixel font for plot labels: each glyph is 5 rows, top to bottom; in a row, bit 4 is
-// the left pixel, bit 1 the right one.
+// A 3 x 5 pixel font for plot labels: digits, the lowercase letters and . - / = [ ] , : % >.
+// Each glyph is 5 rows, top to bottom; in a row, bit 4 is the left pixel, bit 1 the right one.
 const uint8_t* glyph(char c) {
     static const uint8_t digits[10][5] = {{7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7},
                                           {5, 5, 7, 1, 1}, {7, 4, 7, 1, 7}, {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1},
                                           {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}};
-    static const uint8_t dot[5] = {0, 0, 0, 0, 2}, minus[5] = {0, 0, 7, 0, 0}, e[5] = {0, 7, 7, 4, 7},
-                         l[5] = {6, 2, 2, 2, 7}, o[5] = {0, 7, 5, 5, 7}, s[5] = {7, 4, 7, 1, 7},
-                         t[5] = {2, 7, 2, 2, 3}, p[5] = {0, 7, 5, 7, 4}, b[5] = {4, 4, 7, 5, 7},
-                         i[5] = {2, 0, 2, 2, 2}, d[5] = {1, 1, 7, 5, 7}, m[5] = {0, 7, 7, 5, 5},
-                         slash[5] = {1, 1, 2, 4, 4}, blank[5] = {0, 0, 0, 0, 0};
+    static const uint8_t letters[26][5] = {
+        {0, 3, 5, 5, 3}, {4, 4, 7, 5, 7}, {0, 3, 4, 4, 3}, {1, 1, 7, 5, 7}, {0, 7, 7, 4, 7},  // a b c d e
+        {3, 4, 7, 4, 4}, {0, 3, 5, 3, 6}, {4, 4, 7, 5, 5}, {2, 0, 2, 2, 2}, {1, 0, 1, 5, 2},  // f g h i j
+        {4, 5, 6, 5, 5}, {6, 2, 2, 2, 7}, {0, 7, 7, 5, 5}, {0, 6, 5, 5, 5}, {0, 7, 5, 5, 7},  // k l m n o
+        {0, 7, 5, 7, 4}, {0, 7, 5, 7, 1}, {0, 5, 6, 4, 4}, {7, 4, 7, 1, 7}, {2, 7, 2, 2, 3},  // p q r s t
+        {0, 5, 5, 5, 7}, {0, 5, 5, 5, 2}, {0, 5, 5, 7, 7}, {0, 5, 2, 2, 5}, {5, 5, 3, 1, 6},  // u v w x y
+        {0, 7, 1, 2, 7}};                                                                    // z
+    static const uint8_t dot[5] = {0, 0, 0, 0, 2}, minus[5] = {0, 0, 7, 0, 0}, slash[5] = {1, 1, 2, 4, 4},
+                         equals[5] = {0, 7, 0, 7, 0}, open[5] = {6, 4, 4, 4, 6}, close[5] = {3, 1, 1, 1, 3},
+                         comma[5] = {0, 0, 0, 2, 4}, colon[5] = {0, 2, 0, 2, 0}, percent[5] = {5, 1, 2, 4, 5},
+                         greater[5] = {4, 2, 1, 2, 4},
+                         blank[5] = {0, 0, 0, 0, 0};
     if (c >= '0' && c <= '9') return digits[c - '0'];
+    if (c >= 'a' && c <= 'z') return letters[c - 'a'];
     switch (c) {
         case '.': return dot;
         case '-': return minus;
-        case 'e': return e;
-        case 'l': return l;
-        case 'o': return o;
-        case 's': return s;
-        case 't': return t;
-        case 'p': return p;
-        case 'b': return b;
-        case 'i': return i;
-        case 'd': return d;
-        case 'm': return m;
         case '/': return slash;
+        case '=': return equals;
+        case '[': return open;
+        case ']': return close;
+        case ',': return comma;
+        case ':': return colon;
+        case '%': return percent;
+        case '>': return greater;
         default: return blank;
     }
 }
@@ -125,14 +130,20 @@ void write_rows_png(const std::string& path, const std::vector<std::vector<Tenso
     c.save(path);
 }
 
-void write_plot_png(const std::string& path, const std::vector<double>& x, const std::vector<double>& y, bool log_y,
-                    int W, int H, const std::string& x_label, const std::string& y_label) {
-    if (x.size() != y.size() || x.empty()) fail("write_plot_png: need equal, non-empty x and y");
+namespace {
+
+// One line plot drawn into the region (ox, oy, W, H) of c: y (with [lo, hi] bars when given)
+// against x, y on a log10 axis when log_y; grid lines, the y values at them, the x range and the
+// labels in the plot font; the data marked with a dot per point when `dots`.
+void draw_plot(Canvas& c, int ox, int oy, int W, int H, const std::vector<double>& x, const std::vector<double>& y,
+               const std::vector<double>& lo, const std::vector<double>& hi, bool log_y, const std::string& x_label,
+               const std::string& y_label, bool dots) {
     auto fy = [&](double v) { return log_y ? std::log10(std::max(v, 1e-12)) : v; };
-    double x_lo = x.front(), x_hi = x.back(), y_lo = fy(y[0]), y_hi = fy(y[0]);
-    for (double v : y) {
-        y_lo = std::min(y_lo, fy(v));
-        y_hi = std::max(y_hi, fy(v));
+    double x_lo = *std::min_element(x.begin(), x.end()), x_hi = *std::max_element(x.begin(), x.end());
+    double y_lo = fy(y[0]), y_hi = fy(y[0]);
+    for (size_t i = 0; i < y.size(); ++i) {
+        y_lo = std::min({y_lo, fy(y[i]), lo.empty() ? fy(y[i]) : fy(lo[i])});
+        y_hi = std::max({y_hi, fy(y[i]), hi.empty() ? fy(y[i]) : fy(hi[i])});
     }
     if (log_y) {
         y_lo = std::floor(y_lo);
@@ -141,40 +152,75 @@ void write_plot_png(const std::string& path, const std::vector<double>& x, const
     if (y_hi <= y_lo) y_hi = y_lo + 1;
     if (x_hi <= x_lo) x_hi = x_lo + 1;
     const int L = 48, R = 16, T = 20, B = 30;  // margins (labels go in them)
-    Canvas c(W, H, 255);
-    auto px = [&](double v) { return L + (int)std::lround((v - x_lo) / (x_hi - x_lo) * (W - L - R)); };
-    auto py = [&](double v) { return H - B - (int)std::lround((fy(v) - y_lo) / (y_hi - y_lo) * (H - T - B)); };
+    auto px = [&](double v) { return ox + L + (int)std::lround((v - x_lo) / (x_hi - x_lo) * (W - L - R)); };
+    auto py = [&](double v) { return oy + H - B - (int)std::lround((fy(v) - y_lo) / (y_hi - y_lo) * (H - T - B)); };
     // grid: a light line at each power of ten (log) or at 5 even steps (linear), and 4 x steps
     const int ny = log_y ? (int)(y_hi - y_lo) : 5;
     for (int k = 0; k <= ny; ++k) {
-        int yy = H - B - k * (H - T - B) / ny;
-        for (int xx = L; xx < W - R; ++xx) c.set(xx, yy, 220);
+        int yy = oy + H - B - k * (H - T - B) / ny;
+        for (int xx = ox + L; xx < ox + W - R; ++xx) c.set(xx, yy, 220);
         char label[32];  // the value at this line: 1e-2 (log) or a plain number
         if (log_y)
             std::snprintf(label, sizeof label, "1e%d", (int)std::lround(y_lo + k));
         else
             std::snprintf(label, sizeof label, "%.3g", y_lo + (y_hi - y_lo) * k / ny);
-        draw_text(c, 4, yy - 5, label, 2, 0);
+        draw_text(c, ox + 4, yy - 5, label, 2, 0);
     }
     for (int k = 0; k <= 4; ++k) {
-        int xx = L + k * (W - L - R) / 4;
-        for (int yy = T; yy < H - B; ++yy) c.set(xx, yy, 220);
+        int xx = ox + L + k * (W - L - R) / 4;
+        for (int yy = oy + T; yy < oy + H - B; ++yy) c.set(xx, yy, 220);
     }
-    for (int yy = T; yy <= H - B; ++yy) c.set(L, yy, 0);  // axes
-    for (int xx = L; xx < W - R; ++xx) c.set(xx, H - B, 0);
-    char lo_text[32], hi_text[32];  // the x range under the axis, "step" in the middle, "loss" on top
-    std::snprintf(lo_text, sizeof lo_text, "%.0f", x_lo);
-    std::snprintf(hi_text, sizeof hi_text, "%.0f", x_hi);
-    draw_text(c, L, H - B + 8, lo_text, 2, 0);
-    draw_text(c, W - R - (int)std::strlen(hi_text) * 8, H - B + 8, hi_text, 2, 0);
-    draw_text(c, (L + W - R) / 2 - 4 * (int)x_label.size(), H - B + 8, x_label, 2, 0);
-    draw_text(c, L + 6, 4, y_label, 2, 0);
+    for (int yy = oy + T; yy <= oy + H - B; ++yy) c.set(ox + L, yy, 0);  // axes
+    for (int xx = ox + L; xx < ox + W - R; ++xx) c.set(xx, oy + H - B, 0);
+    char lo_text[32], hi_text[32];  // the x range under the axis, x_label in the middle, y_label on top
+    std::snprintf(lo_text, sizeof lo_text, "%.4g", x_lo);
+    std::snprintf(hi_text, sizeof hi_text, "%.4g", x_hi);
+    draw_text(c, ox + L, oy + H - B + 8, lo_text, 2, 0);
+    draw_text(c, ox + W - R - (int)std::strlen(hi_text) * 8, oy + H - B + 8, hi_text, 2, 0);
+    draw_text(c, ox + (L + W - R) / 2 - 4 * (int)x_label.size(), oy + H - B + 8, x_label, 2, 0);
+    draw_text(c, ox + L + 6, oy + 4, y_label, 2, 0);
     // the curve: a line between consecutive points (Bresenham-free: step along the longer axis)
-    for (size_t i = 1; i < x.size(); ++i) {
-        int x0 = px(x[i - 1]), y0 = py(y[i - 1]), x1 = px(x[i]), y1 = py(y[i]);
+    auto line = [&](int x0, int y0, int x1, int y1, uint8_t v) {
         int n = std::max(std::abs(x1 - x0), std::abs(y1 - y0)) + 1;
-        for (int s = 0; s <= n; ++s) c.set(x0 + (x1 - x0) * s / n, y0 + (y1 - y0) * s / n, 0);
+        for (int s = 0; s <= n; ++s) c.set(x0 + (x1 - x0) * s / n, y0 + (y1 - y0) * s / n, v);
+    };
+    for (size_t i = 1; i < x.size(); ++i) line(px(x[i - 1]), py(y[i - 1]), px(x[i]), py(y[i]), 0);
+    for (size_t i = 0; i < x.size(); ++i) {
+        if (!lo.empty()) {  // the interval: a vertical bar with short caps, in grey
+            const int xx = px(x[i]), a = py(lo[i]), b = py(hi[i]);
+            line(xx, a, xx, b, 110);
+            line(xx - 3, a, xx + 3, a, 110);
+            line(xx - 3, b, xx + 3, b, 110);
+        }
+        if (dots)
+            for (int a = -2; a <= 2; ++a)
+                for (int b = -2; b <= 2; ++b) c.set(px(x[i]) + a, py(y[i]) + b, 0);
     }
+}
+
+}  // namespace
+
+void write_plot_png(const std::string& path, const std::vector<double>& x, const std::vector<double>& y, bool log_y,
+                    int W, int H, const std::string& x_label, const std::string& y_label) {
+    if (x.size() != y.size() || x.empty()) fail("write_plot_png: need equal, non-empty x and y");
+    Canvas c(W, H, 255);
+    draw_plot(c, 0, 0, W, H, x, y, {}, {}, log_y, x_label, y_label, false);
+    c.save(path);
+}
+
+void write_panels_png(const std::string& path, const std::vector<PlotPanel>& panels, const std::string& x_label,
+                      int cols, int W, int H) {
+    if (panels.empty()) fail("write_panels_png: no panels to draw");
+    for (const PlotPanel& p : panels)
+        if (p.x.empty() || p.x.size() != p.y.size() || (!p.lo.empty() && p.lo.size() != p.x.size()) ||
+            p.lo.size() != p.hi.size())
+            fail("write_panels_png: panel '", p.title, "' needs equal, non-empty x, y (and lo, hi) lists");
+    cols = std::max(1, std::min(cols, (int)panels.size()));
+    const int rows = ((int)panels.size() + cols - 1) / cols;
+    Canvas c(cols * W, rows * H, 255);
+    for (size_t k = 0; k < panels.size(); ++k)
+        draw_plot(c, (int)(k % cols) * W, (int)(k / cols) * H, W, H, panels[k].x, panels[k].y, panels[k].lo, panels[k].hi,
+                  false, x_label, panels[k].title, true);
     c.save(path);
 }
 

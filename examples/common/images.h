@@ -21,8 +21,18 @@ void write_rows_png(const std::string& path, const std::vector<std::vector<Tenso
 // A line plot of y (y_label, e.g. "loss") against x (x_label, e.g. "step"), y on a log10 axis when log_y, with light grid
 // lines at each power of ten (log) or at 5 even steps (linear), labelled in a tiny built-in font,
 // and the x range under the axis. The plot is W x H pixels.
-// Labels use the plot font: digits and . - / b d e i l m o p s t.
+// Labels use the plot font: digits, lowercase letters and . - / = [ ] , : % >.
 void write_plot_png(const std::string& path, const std::vector<double>& x, const std::vector<double>& y, bool log_y,
                     int W = 640, int H = 360, const std::string& x_label = "step", const std::string& y_label = "loss");
+
+// Several small linear plots side by side (cols per row, each W x H), one per panel: y against x
+// with a dot per point and, when lo and hi are given, each point's interval as a grey bar; the
+// panel's title on top, x_label under every x axis. For scores against a setting (make guidance-sweep).
+struct PlotPanel {
+    std::string title;
+    std::vector<double> x, y, lo, hi;  // lo, hi: empty, or one per point
+};
+void write_panels_png(const std::string& path, const std::vector<PlotPanel>& panels, const std::string& x_label,
+                      int cols = 3, int W = 400, int H = 260);
 
 }  // namespace fw::images

@@ -11,6 +11,10 @@
 // train_step's is the cost of watching. `bench_train_step --profile [--steps N] [--threads T]`
 // prints the profiler's table of N steps (default 10, after one warm-up step) at batch 64 instead
 // of benchmarking; bench/profile_torch.py prints PyTorch's torch.profiler table of the same step.
+// train_step_cond is the class-conditional UNet-S (train_mnist --cond: a label embedding, labels
+// dropped with probability 0.1) beside train_step: its ratio is what conditioning costs a step.
+// sample_step_guided is a classifier-free guided DDPM step (diffusion/guidance.h: one forward of
+// 2 x 64 images, the labelled and the unlabelled halves) beside sample_step.
 // The *_cuda cases run the same on the CUDA backend at batch 64 and 256 (`train_step_torch.py
 // --device cuda` is PyTorch's side); each iteration ends with the GPU finished (loss.item() /
 // cuda::synchronize()), so real time is GPU time. Without a GPU they are skipped with the reason.
@@ -31,6 +35,7 @@
 #include "core/storage.h"
 #include "core/watch.h"
 #include "diffusion/diffusion.h"
+#include "diffusion/guidance.h"
 #include "nn/optim.h"
 #include "nn/unet.h"
 
@@ -39,19 +44,34 @@ using namespace fw;
 namespace {
 
 // UNet-S, Adam and a batch on `device`: what a training step needs.
+// `classes` > 0: the class-conditional UNet-S, each step with random labels of which 10% are
+// "no label" (as train_mnist --cond draws them).
+nn::UNetConfig small_config(int classes) {
+    nn::UNetConfig c = nn::UNetConfig::small();
+    c.num_classes = classes;
+    return c;
+}
+
 struct TrainSetup {
     Generator gen{0};
-    nn::UNet model{nn::UNetConfig::small(), gen};
+    nn::UNet model;
     std::unique_ptr<nn::Adam> adam;  // made after the model has moved to its device
     diffusion::Schedule sch = diffusion::linear_schedule();
     Tensor x0;
-    TrainSetup(int batch, Device device) {
+    std::vector<int> labels;
+    TrainSetup(int batch, Device device, int classes = 0) : model(small_config(classes), gen) {
         model.to(device);
         adam = std::make_unique<nn::Adam>(model.parameters(), nn::AdamOptions{2e-4f});
         x0 = rand_uniform({batch, 1, 28, 28}, gen, -1.0f, 1.0f, device);
+        if (classes > 0) labels.resize((size_t)batch);
     }
     float step() {
-        diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return model.forward(xt, t); };
+        if (!labels.empty()) {
+            std::vector<float> u(labels.size());
+            gen.uniform(u.data(), (int64_t)u.size());
+            for (size_t i = 0; i < labels.size(); ++i) labels[i] = u[i] < 0.1f ? model.null_label() : (int)(u[i] * 100) % 10;
+        }
+        diffusion::EpsModel eps_theta = [&](const Tensor& xt, const std::vector<int>& t) { return model.forward(xt, t, labels); };
         Tensor loss = diffusion::l_simple(sch, eps_theta, x0, gen);
         model.zero_grad();
         loss.backward();
@@ -62,8 +82,8 @@ struct TrainSetup {
 
 // One training step on `device`: the body of every train_step case; `profiled`: with the per-op
 // profiler on, each step marked.
-void run_train_steps(benchmark::State& state, int batch, Device device, bool profiled = false) {
-    TrainSetup s(batch, device);
+void run_train_steps(benchmark::State& state, int batch, Device device, bool profiled = false, int classes = 0) {
+    TrainSetup s(batch, device, classes);
     if (profiled) start_profile();
     size_t peak = 0;
     for (auto _ : state) {
@@ -96,16 +116,24 @@ int print_train_step_profile(int steps, int threads) {
 }
 
 // One DDPM step (Eq. 18) of `batch` images on `device`: the body of every sample_step case.
-void run_sample_steps(benchmark::State& state, int batch, Device device) {
+// guided: the conditional UNet-S with classifier-free guidance (w = 2, one label per image).
+void run_sample_steps(benchmark::State& state, int batch, Device device, bool guided = false) {
     Generator gen(0);
-    nn::UNet model(nn::UNetConfig::small(), gen);
+    nn::UNet model(small_config(guided ? 10 : 0), gen);
     model.to(device);
     diffusion::Schedule sch = diffusion::linear_schedule();
     Tensor xt = randn({batch, 1, 28, 28}, gen, device);
+    std::vector<int> labels((size_t)batch);
+    for (int i = 0; i < batch; ++i) labels[(size_t)i] = i % 10;
+    const diffusion::EpsModel eps_model =
+        guided ? diffusion::classifier_free_guidance(
+                     [&](const Tensor& x, const std::vector<int>& t, const std::vector<int>& y) { return model.forward(x, t, y); },
+                     labels, model.null_label(), 2.0)
+               : diffusion::EpsModel([&](const Tensor& x, const std::vector<int>& t) { return model.forward(x, t); });
     int t = sch.T;
     for (auto _ : state) {
         NoGradGuard no_grad;
-        Tensor eps = model.forward(xt, diffusion::same_t(xt, t));
+        Tensor eps = eps_model(xt, diffusion::same_t(xt, t));
         Tensor z = randn(xt.shape(), gen, device);
         xt = diffusion::ddpm_step(sch, xt, t, eps, z, diffusion::SampleOptions{});
         t = t > 1 ? t - 1 : sch.T;
@@ -137,6 +165,20 @@ void train_step_profiled(benchmark::State& state) {
     state.SetLabel(std::string(cpu_path_name(cpu_path())) + ", " + std::to_string(threads) + " threads, profiler on");
 }
 
+void train_step_cond(benchmark::State& state) {
+    const int batch = (int)state.range(0), threads = (int)state.range(1);
+    set_num_threads(threads);
+    run_train_steps(state, batch, Device::CPU, /*profiled=*/false, /*classes=*/10);
+    state.SetLabel(std::string(cpu_path_name(cpu_path())) + ", " + std::to_string(threads) + " threads, conditional");
+}
+
+void sample_step_guided(benchmark::State& state) {
+    const int batch = (int)state.range(0), threads = (int)state.range(1);
+    set_num_threads(threads);
+    run_sample_steps(state, batch, Device::CPU, /*guided=*/true);
+    state.SetLabel(std::string(cpu_path_name(cpu_path())) + ", " + std::to_string(threads) + " threads, guided (2 x batch)");
+}
+
 void sample_step(benchmark::State& state) {
     const int batch = (int)state.range(0), threads = (int)state.range(1);
     set_num_threads(threads);
@@ -160,6 +202,8 @@ void sample_step_cuda(benchmark::State& state) {
 
 BENCHMARK(train_step)->ArgNames({"batch", "threads"})->Args({64, 2})->Args({64, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(train_step_profiled)->ArgNames({"batch", "threads"})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(train_step_cond)->ArgNames({"batch", "threads"})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(sample_step_guided)->ArgNames({"batch", "threads"})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(sample_step)->ArgNames({"batch", "threads"})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(train_step_cuda)->ArgName("batch")->Arg(64)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(sample_step_cuda)->ArgName("batch")->Arg(64)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);

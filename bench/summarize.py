@@ -182,6 +182,11 @@ def main():
                 [f"PyTorch {tver}, 2 threads, OPENBLAS_NUM_THREADS=1", fmt(tb), fmt(ratio(tb, ours2), ".2f")],
                 [f"PyTorch {tver}, 2 threads, as installed", fmt(td), fmt(ratio(td, ours2), ".2f")]]
         table(["training step", "images/s", "vs ours 2t"], rows)
+        cond2 = get(train, "train_step_cond/batch:64/threads:2", "images/s")
+        if cond2 and ours2:
+            print(f"class-conditional UNet-S (label embedding, 10% labels dropped), 2 threads: {cond2:.1f} images/s, "
+                  f"{ratio(cond2, ours2):.3f}x the unconditional step\n")
+            final.append(("conditional train step / unconditional (same run)", ratio(cond2, ours2)))
         if peak_mib:
             print(f"peak tensor memory of one of our training steps (parameters, gradients, Adam moments included): "
                   f"{peak_mib:.0f} MiB\n")
@@ -197,6 +202,10 @@ def main():
         print("sampling 64 images with the 1000-step DDPM sampler, 2 threads: seconds, extrapolated from timed single steps")
         table(["sampler", "s / 1000 steps"],
               [["ours", fmt(os_)], ["PyTorch, OPENBLAS_NUM_THREADS=1", fmt(ts_b)], ["PyTorch, as installed", fmt(ts_d)]])
+        og = get(train, "sample_step_guided/batch:64/threads:2", "s_per_1000_steps")
+        if og and os_:
+            print(f"classifier-free guided sampling (one forward of 2 x 64 images per step): {og:.1f} s / 1000 steps, "
+                  f"{ratio(og, os_):.2f}x the unguided time\n")
         # as a speed ratio (reference time / our time), so > 1 means ours is faster, like the rest
         ts_best = min((x for x in (ts_b, ts_d) if x), default=None)
         final.append(("sampling / PyTorch at its best (faster of the two)", ratio(ts_best, os_)))

@@ -28,10 +28,11 @@ import json, sys
 out, weights = sys.argv[1], sys.argv[2:]
 def cell(s, fmt="{:.3f}"):
     return (fmt + " [" + fmt + ", " + fmt + "]").format(s["value"], s["lo"], s["hi"])
-print("| w | accuracy on the asked digit | mean confidence | class entropy | Frechet distance |")
-print("|---|---|---|---|---|")
+print("| w | accuracy on the asked digit | mean confidence | share > 0.9 | class entropy | Frechet distance |")
+print("|---|---|---|---|---|---|")
 for w in weights:
     j = json.load(open(f"{out}/w{w}.json"))
-    print(f"| {w} | {cell(j['accuracy'])} | {cell(j['mean_confidence'])} | {cell(j['class_entropy'])} | "
-          f"{cell(j['frechet']['samples'], '{:.1f}')} |")
+    share = {k: (100 * v if isinstance(v, float) else v) for k, v in j['confident_share'].items()}
+    print(f"| {w} | {cell(j['accuracy'])} | {cell(j['mean_confidence'])} | {cell(share, '{:.1f}')} | "
+          f"{cell(j['class_entropy'])} | {cell(j['frechet']['samples'], '{:.1f}')} |")
 PY

@@ -37,9 +37,9 @@ const uint8_t* glyph(char c) {
                                           {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}};
     static const uint8_t letters[26][5] = {
         {0, 3, 5, 5, 3}, {4, 4, 7, 5, 7}, {0, 3, 4, 4, 3}, {1, 1, 7, 5, 7}, {0, 7, 7, 4, 7},  // a b c d e
-        {3, 4, 7, 4, 4}, {0, 3, 5, 3, 6}, {4, 4, 7, 5, 5}, {2, 0, 2, 2, 2}, {1, 0, 1, 5, 2},  // f g h i j
+        {3, 4, 7, 4, 4}, {3, 4, 5, 5, 3}, {4, 4, 7, 5, 5}, {2, 0, 2, 2, 2}, {1, 0, 1, 5, 2},  // f g h i j
         {4, 5, 6, 5, 5}, {6, 2, 2, 2, 7}, {0, 7, 7, 5, 5}, {0, 6, 5, 5, 5}, {0, 7, 5, 5, 7},  // k l m n o
-        {0, 7, 5, 7, 4}, {0, 7, 5, 7, 1}, {0, 5, 6, 4, 4}, {7, 4, 7, 1, 7}, {2, 7, 2, 2, 3},  // p q r s t
+        {0, 7, 5, 7, 4}, {3, 5, 3, 1, 1}, {0, 5, 6, 4, 4}, {0, 3, 4, 1, 6}, {2, 7, 2, 2, 3},  // p q r s t
         {0, 5, 5, 5, 7}, {0, 5, 5, 5, 2}, {0, 5, 5, 7, 7}, {0, 5, 2, 2, 5}, {5, 5, 3, 1, 6},  // u v w x y
         {0, 7, 1, 2, 7}};                                                                    // z
     static const uint8_t dot[5] = {0, 0, 0, 0, 2}, minus[5] = {0, 0, 7, 0, 0}, slash[5] = {1, 1, 2, 4, 4},
@@ -156,14 +156,15 @@ void draw_plot(Canvas& c, int ox, int oy, int W, int H, const std::vector<double
     auto py = [&](double v) { return oy + H - B - (int)std::lround((fy(v) - y_lo) / (y_hi - y_lo) * (H - T - B)); };
     // grid: a light line at each power of ten (log) or at 5 even steps (linear), and 4 x steps
     const int ny = log_y ? (int)(y_hi - y_lo) : 5;
+    const int decimals = (int)std::clamp(std::ceil(-std::log10((y_hi - y_lo) / ny)), 0.0, 6.0);
     for (int k = 0; k <= ny; ++k) {
         int yy = oy + H - B - k * (H - T - B) / ny;
         for (int xx = ox + L; xx < ox + W - R; ++xx) c.set(xx, yy, 220);
-        char label[32];  // the value at this line: 1e-2 (log) or a plain number
+        char label[32];  // the value at this line: 1e-2 (log) or a number with the decimals its step needs
         if (log_y)
             std::snprintf(label, sizeof label, "1e%d", (int)std::lround(y_lo + k));
         else
-            std::snprintf(label, sizeof label, "%.3g", y_lo + (y_hi - y_lo) * k / ny);
+            std::snprintf(label, sizeof label, "%.*f", decimals, y_lo + (y_hi - y_lo) * k / ny);
         draw_text(c, ox + 4, yy - 5, label, 2, 0);
     }
     for (int k = 0; k <= 4; ++k) {

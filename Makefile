@@ -129,7 +129,7 @@ TORCH_MIN_TIME       ?= 10
 BENCH_FILTER         ?=
 BENCH_RESULTS        ?= $(BUILD)/bench/results
 
-.PHONY: all test build-tests examples walkthrough step-through graph train train-cond guidance-sweep train-long train-quick bench bench-quick bench-build bench-run deps-bench help clean deps-test info data classifier torch-check deps-torch
+.PHONY: all test build-tests examples walkthrough step-through graph train train-cond guidance-sweep train-long recipe-study train-quick bench bench-quick bench-build bench-run deps-bench help clean deps-test info data classifier torch-check deps-torch
 
 all: build-tests
 
@@ -261,6 +261,17 @@ train-long: deps-test info
 		--sample-every 2000 $(TRAIN_FLAGS)
 	$(BUILD)/examples/evaluate --samples $(OUT)-long/samples-idx3-ubyte --json $(OUT)-long/scores.json
 
+# The recipe study behind make train-long's defaults: each setting (learning rate, batch, EMA,
+# noise schedule, width; the sampler's clipping and variance) trained for STUDY_MINUTES and scored on
+# STUDY_N samples (scripts/recipe-study.sh; about 30 minutes per setting at the default 25; an
+# interrupted study continues). STUDY_SETTINGS="base lr-2e-3 ..." runs some of them.
+STUDY_MINUTES ?= 25
+STUDY_N ?= 1000
+recipe-study: deps-test info
+	@$(MAKE) --no-print-directory data classifier
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist $(BUILD)/examples/evaluate
+	scripts/recipe-study.sh $(OUT)-study $(BUILD) $(STUDY_MINUTES) $(STUDY_N) 100 "$(STUDY_SETTINGS)"
+
 # A short run (a half-width UNet, 1,000 steps of batch 32: ~90 s of training) that shows first digit
 # shapes in a few minutes. Against 500 steps of batch 64 it is faster (371 vs 312 images/s) and
 # scores better (confidence 0.75 with 44% > 0.9 vs 37%; fewer blobs).
@@ -363,6 +374,7 @@ help:
 	@echo "  make walkthrough    build and run examples/walkthrough: the DDPM equations on one image (out/walkthrough)"
 	@echo "  make step-through   build and run examples/step_through: one training step of the tiny UNet, every stage checked"
 	@echo "  make train-long     the default recipe for 25 minutes (--minutes; LONG_MINUTES=M), 256 samples scored (OUT-long)"
+	@echo "  make recipe-study   each training setting for 25 minutes (STUDY_MINUTES), scored on 1,000 samples (OUT-study)"
 	@echo "  make train-cond     train the class-conditional model (OUT-cond): samples.png has one row per digit"
 	@echo "  make guidance-sweep accuracy, confidence, entropy, Frechet distance of make train-cond's model for w = 0..4"
 	@echo "  make graph          draw the tiny UNet's training-step autograd graph: out/graph/unet_tiny_step.png (installs graphviz)"

@@ -198,7 +198,8 @@ int run(const Options& o, const flags::Parser& p) {
     const auto clock_s = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
     // --minutes: the plan (step_planner.h), made from this session's speed after its first steps
     std::unique_ptr<train::StepPlanner> planner;
-    int64_t announced = 0;  // the plan last printed
+    int64_t announced = 0;     // the plan last printed
+    double announced_s = 0;    // and when
     if (cfg.minutes > 0) {
         train::StepPlanner::Options po;
         po.budget_s = cfg.minutes * 60;
@@ -209,7 +210,8 @@ int run(const Options& o, const flags::Parser& p) {
                     progress::format_duration(po.budget_s).c_str(), progress::format_duration(trainer.budget_spent()).c_str(),
                     (long long)po.probe_steps);
     }
-    // After step s: a new plan, printed when it first appears, moves by more than 1%, or becomes final.
+    // After step s: a new plan, printed when it first appears, when it becomes final, and when it
+    // has moved by more than 2% at least a minute after the last print.
     auto plan_after = [&](int64_t s) {
         const double now = clock_s();
         const bool was_final = planner->final();
@@ -219,7 +221,7 @@ int run(const Options& o, const flags::Parser& p) {
         bar.set_total(plan);
         bar.set_note("budget " + progress::format_duration(planner->left_s(now)) + " left");
         const bool now_final = planner->final() && !was_final;
-        if (plan > 0 && (announced == 0 || std::abs(plan - announced) > announced / 100 || now_final)) {
+        if (plan > 0 && (announced == 0 || now_final || (std::abs(plan - announced) > announced / 50 && now - announced_s > 60))) {
             bar.finish();
             std::printf("[plan] step %lld: %.2f steps/s, %s of the budget left -> %lld steps%s\n", (long long)s,
                         1.0 / planner->seconds_per_step(), progress::format_duration(planner->left_s(now)).c_str(),
@@ -229,6 +231,7 @@ int run(const Options& o, const flags::Parser& p) {
                                      std::to_string(cfg.lr_schedule == "wsd" ? nn::wsd_decay_start(plan, train::kWsdDecayFraction) : plan) +
                                      ")").c_str());
             announced = plan;
+            announced_s = now;
         }
     };
     const auto unfinished = [&] { return trainer.config().steps == 0 || trainer.step_count() < trainer.config().steps; };
@@ -304,9 +307,11 @@ int run(const Options& o, const flags::Parser& p) {
     // Final samples from the EMA weights, with the reverse process of the first few recorded
     // (a --cond model: 10 of each digit unless --samples says otherwise, guided by --guidance).
     const int64_t samples = cfg.cond && !p.given("samples") ? 100 : o.samples;
+    char w_text[32];
+    std::snprintf(w_text, sizeof w_text, "%g", o.guidance);
     std::printf("[train] sampling %lld images (%s, %lld steps%s) from the EMA weights\n", (long long)samples,
                 o.sampler.c_str(), (long long)(o.sampler == "ddpm" ? 1000 : o.sample_steps),
-                cfg.cond ? (", one row per digit, guidance w = " + std::to_string(o.guidance)).c_str() : "");
+                cfg.cond ? (", one row per digit, guidance w = " + std::string(w_text)).c_str() : "");
     std::fflush(stdout);
     const int shown = (int)std::min<int64_t>(4, std::min<int64_t>(samples, 64));  // rows of reverse_process.png
     std::vector<Tensor> xt_row[4], x0_row[4];

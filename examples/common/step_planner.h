@@ -30,7 +30,9 @@ public:
         double budget_s = 0;         // the training budget, in seconds (the final samples are not part of it)
         double decay_fraction = 0.2; // the share of the plan over which the rate decays (0: no decay)
         int64_t probe_steps = 10;    // steps of this session timed before the first plan
-        int64_t window = 50;         // the speed is measured over the last `window` steps
+        // the speed is measured over the last `window` steps: ~40 s of UNet-S steps, long enough that
+        // the step-to-step spread (+-3% over 50 steps) does not move the plan back and forth
+        int64_t window = 300;
     };
 
     // A run at `step` steps done (0 for a new run) that has used `spent_s` of its budget in earlier

@@ -9,15 +9,6 @@
 
 namespace fw::diffusion {
 
-// eps_theta(x, t) with the same t for every sample, its shape checked (as sampler.cpp does).
-static Tensor call_model(const EpsModel& eps_theta, const Tensor& x, int t, const char* who) {
-    Tensor eps = eps_theta(x, same_t(x, t));
-    if (!eps.defined() || eps.shape() != x.shape())
-        fail(who, ": eps_theta returned ", eps.defined() ? to_string(eps.shape()) : std::string("an undefined tensor"),
-             " at t = ", t, " for x of shape ", to_string(x.shape()));
-    return eps;
-}
-
 static void check_steps(const Schedule& sch, int steps, const char* who) {
     if (steps < 1 || steps > sch.T) fail(who, ": steps = ", steps, " must be in 1..T (T = ", sch.T, ")");
 }
@@ -99,7 +90,7 @@ Tensor inpaint_sample(const Schedule& sch, const EpsModel& eps_theta, const Tens
             Tensor x_t_known = q_sample(sch, x_known, same_t(x_known, t), eps);
             // replacement: x_t = m x_t^known + (1 - m) x_t
             x = m * x_t_known + one_minus_m * x;
-            Tensor eps_pred = call_model(eps_theta, x, t, "inpaint_sample");
+            Tensor eps_pred = call_eps_model(eps_theta, x, t, "inpaint_sample");
             Tensor z = t > 1 ? randn(shape, gen, device) : Tensor();  // z ~ N(0, I) if t > 1, else z = 0
             Tensor x0_hat;
             // Eq. 18: x_{t-1} = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_theta) / sqrt(alpha_t) + sigma_t z
@@ -131,7 +122,7 @@ Tensor ddim_invert(const Schedule& sch, const EpsModel& eps_theta, const Tensor&
         const int t = tau[i];
         const int t_prev = ddim_prev_t(tau, i);  // t' < t: the level x is at now (0 at the start)
         // the approximation: eps_theta(x_t, t) ~ eps_theta(x_{t'}, t)
-        Tensor eps = call_model(eps_theta, x, t, "ddim_invert");
+        Tensor eps = call_eps_model(eps_theta, x, t, "ddim_invert");
         // Eq. 12 at t': x0_hat' = (x_{t'} - sqrt(1 - alpha_bar_{t'}) eps) / sqrt(alpha_bar_{t'})   (= x_0 at t' = 0)
         Tensor x0_hat = coef(sch.sqrt_recip_alpha_bar, t_prev) * (x - coef(sch.sqrt_one_minus_alpha_bar, t_prev) * eps);
         // Eq. 20 at eta = 0, solved for x_t: x_t = sqrt(alpha_bar_t) x0_hat' + sqrt(1 - alpha_bar_t) eps

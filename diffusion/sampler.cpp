@@ -11,7 +11,7 @@ namespace fw::diffusion {
 
 Tensor clip_to_unit(const Tensor& x) { return clamp(x.detach(), -1.0f, 1.0f); }
 
-static Tensor call_model(const EpsModel& eps_theta, const Tensor& xt, int t, const char* who) {
+Tensor call_eps_model(const EpsModel& eps_theta, const Tensor& xt, int t, const char* who) {
     Tensor eps = eps_theta(xt, same_t(xt, t));
     if (!eps.defined() || eps.shape() != xt.shape())
         fail(who, ": eps_theta returned ", eps.defined() ? to_string(eps.shape()) : std::string("an undefined tensor"),
@@ -50,7 +50,7 @@ Tensor ddpm_sample_from(const Schedule& sch, const EpsModel& eps_theta, const Te
     NoGradGuard no_grad;
     Tensor xt = xT;
     for (int t = sch.T; t >= 1; --t) {  // Algorithm 2: for t = T, ..., 1
-        Tensor eps = call_model(eps_theta, xt, t, "ddpm_sample");
+        Tensor eps = call_eps_model(eps_theta, xt, t, "ddpm_sample");
         Tensor z = t > 1 ? randn(xt.shape(), gen, xt.device()) : Tensor();  // z ~ N(0, I) if t > 1, else z = 0
         Tensor x0_hat;
         Tensor x_prev = ddpm_step(sch, xt, t, eps, z, opts, &x0_hat);
@@ -125,7 +125,7 @@ Tensor ddim_sample_from(const Schedule& sch, const EpsModel& eps_theta, const Te
     for (size_t i = 0; i < tau.size(); ++i) {
         const int t = tau[i];
         const int t_prev = ddim_prev_t(tau, i);
-        Tensor eps = call_model(eps_theta, xt, t, "ddim_sample");
+        Tensor eps = call_eps_model(eps_theta, xt, t, "ddim_sample");
         Tensor z = (eta > 0.0 && t_prev > 0) ? randn(xt.shape(), gen, xt.device()) : Tensor();
         Tensor x0_hat;
         Tensor x_prev = ddim_step(sch, xt, t, t_prev, eps, eta, z, opts.clip_x0, &x0_hat);

@@ -71,4 +71,8 @@ Tensor ddim_sample_from(const Schedule& sch, const EpsModel& eps_theta, const Te
 // Clamps every element to [-1, 1] (a copy).
 Tensor clip_to_unit(const Tensor& x);
 
+// eps_theta(x_t, t) with the same t for every sample; an undefined result or one whose shape is
+// not x_t's is an error naming `who` (the sampler or edit that called it), t and both shapes.
+Tensor call_eps_model(const EpsModel& eps_theta, const Tensor& xt, int t, const char* who);
+
 }  // namespace fw::diffusion

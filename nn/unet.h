@@ -46,9 +46,9 @@
 // unconditional model of classifier-free guidance):
 //   temb = Linear(128, 128)(SiLU(Linear(32, 128)(sinusoid(t)))) + label_emb.weight[y]
 // computed as onehot(y) (N, K + 1) @ label_emb.weight, so its gradient is onehot^T @ d temb. The
-// table starts at zero: an untrained conditional model is the unconditional one. It is the last
-// parameter (label_emb.weight) and is made after all others, so with K = 0 nothing changes: the
-// same 776,929 parameters drawn from the same generator.
+// table starts N(0, 1) (LabelEmbedding below says why). It is the last parameter
+// (label_emb.weight) and is drawn after all others, so the other parameters are the unconditional
+// model's, and with K = 0 nothing changes: the same 776,929 parameters from the same generator.
 //
 // Dimension legend: N = batch, C = channels, H, W = height, width.
 #pragma once

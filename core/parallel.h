@@ -27,4 +27,20 @@ void parallel_for(int64_t n, Fn&& fn) {
 #endif
 }
 
+// parallel_for over n small items, `per_task` consecutive items to a task (the last task may have
+// fewer), fn(i) still called once per item in order: for items too small to be worth a dispatch
+// each. Handing out one task costs an atomic on a cache line both cores share (~0.2 us here);
+// 8192 planes of 7 x 7 as single tasks made upsample2x 3x slower on 2 threads than on 1.
+template <typename Fn>
+void parallel_for_grouped(int64_t n, int64_t per_task, Fn&& fn) {
+    per_task = per_task < 1 ? 1 : per_task;
+    parallel_for((n + per_task - 1) / per_task, [&](int64_t t) {
+        const int64_t end = (t + 1) * per_task < n ? (t + 1) * per_task : n;
+        for (int64_t i = t * per_task; i < end; ++i) fn(i);
+    });
+}
+
+// Floats of work worth one task of parallel_for_grouped: 64 KiB, as the elementwise kernels' chunks.
+constexpr int64_t kTaskFloats = 16384;
+
 }  // namespace fw

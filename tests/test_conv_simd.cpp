@@ -38,8 +38,11 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // row: the most runs per strip) and a single pixel. Winograd dW (F(2x2, 3x3)) needs >= 64 panels
 // of tiles (else the direct dW runs): 16 images of 27 x 25 (odd: half-empty tiles at the bottom
 // and right) and 400 of 7 x 5 (on AVX-512 two rows of tiles per strip vector; more than 16
-// chunks, so a partial sum takes several). Stride 2 on 9 x 37: output rows of 19, so the
-// im2col / col2im rows take several 4-float steps and a tail.
+// chunks, so a partial sum takes several). Stride 2 (3x3 pad 1: the phase-plane path) on 5 x 5,
+// 9 x 37 and 7 x 9 (odd sizes: the odd planes' last row / column lie outside x; rows of 19, longer
+// than a vector on AVX2), 14 x 14 (UNet-like), and 40 x 36 on 10 images (P = 360: the large-image
+// dW path, two chunks). The im2col path: a 1x1 at stride 2 and a 5x5 same conv (more taps than the
+// implicit GEMM takes).
 const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5, 3, 3, 3, 2, 1),
                              make(3, 5, 4, 4, 7, 1, 1, 1, 0),    make(1, 1, 6, 5, 2, 2, 3, 1, 0),
                              make(1, 1, 1, 1, 1, 3, 3, 1, 1),    make(2, 32, 14, 14, 32, 3, 3, 2, 1),
@@ -49,7 +52,9 @@ const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5
                              make(5, 20, 7, 7, 40, 3, 3, 1, 1),   make(1, 270, 6, 37, 17, 3, 3, 1, 1),
                              make(4, 16, 5, 2, 16, 3, 3, 1, 1),   make(3, 16, 1, 1, 19, 3, 3, 1, 1),
                              make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(400, 16, 7, 5, 16, 3, 3, 1, 1),
-                             make(2, 16, 3, 70, 16, 3, 3, 1, 1), make(2, 3, 9, 37, 5, 3, 3, 2, 1)};
+                             make(2, 16, 3, 70, 16, 3, 3, 1, 1), make(2, 3, 9, 37, 5, 3, 3, 2, 1),
+                             make(3, 7, 7, 9, 5, 3, 3, 2, 1),    make(10, 5, 40, 36, 6, 3, 3, 2, 1),
+                             make(2, 4, 6, 7, 3, 1, 1, 2, 0),    make(2, 3, 7, 6, 4, 5, 5, 1, 2)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);
@@ -114,7 +119,8 @@ TEST_CASE("SIMD conv2d is bitwise identical for 1 and 2 threads") {
     const std::vector<CpuPath> paths = fw::test::simd_paths_under_test(/*with_scalar=*/true);
     for (const ConvShape& s : {make(3, 13, 9, 11, 17, 3, 3, 1, 1), make(10, 5, 17, 19, 6, 3, 3, 1, 1),
                                make(5, 20, 7, 7, 40, 3, 3, 1, 1), make(1, 270, 6, 37, 17, 3, 3, 1, 1),
-                               make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(2, 16, 3, 70, 16, 3, 3, 1, 1)})
+                               make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(2, 16, 3, 70, 16, 3, 3, 1, 1),
+                               make(10, 5, 40, 36, 6, 3, 3, 2, 1), make(12, 32, 14, 14, 32, 3, 3, 2, 1)})
         for (CpuPath path : paths) {
             set_num_threads(1);
             ConvData one = run(cpu_kernels(path), s, 5);

@@ -30,8 +30,7 @@ AVX2_FLAGS   := -mavx2 -mfma -ffp-contract=off
 AVX512_FLAGS := -mavx512f -mavx512vl -mavx512dq -mavx2 -mfma -ffp-contract=off
 
 # Eigen (header-only, Debian's libeigen3-dev) is used by examples/common/metrics.cpp only.
-CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter $(OPTFLAGS) -fopenmp -I. -isystem /usr/include/eigen3 -MMD -MP
-LDFLAGS  += -fopenmp
+CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter $(OPTFLAGS) -I. -isystem /usr/include/eigen3 -MMD -MP
 LDLIBS   += -lz -lpthread
 
 # Optional parts, detected and reported.
@@ -112,7 +111,7 @@ CLASSIFIER := data/mnist/classifier.safetensors
 # references (oneDNN, OpenBLAS). These packages are for `make bench` only; `make test` never needs them.
 BENCH_PACKAGES := libbenchmark-dev libdnnl-dev libopenblas-dev python3-torch python3-numpy
 BENCH_BINS     := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/bench_*.cpp))
-BENCH_LIBS     := -lbenchmark -ldnnl -lopenblas
+BENCH_LIBS     := -lbenchmark -ldnnl -lopenblas -fopenmp
 # With CUDA: bench/bench_cuda_kernels.cu (our CUDA GEMM/conv beside cuBLAS), compiled by nvcc.
 ifeq ($(CUDA_ON),1)
   BENCH_BINS   += $(BUILD)/bench/bench_cuda_kernels
@@ -300,6 +299,9 @@ bench-build: $(BENCH_BINS)
 
 # Keep the objects (make would delete them as intermediates and relink every time).
 .SECONDARY: $(BENCH_BINS:%=%.o)
+# OpenMP for the benchmarks only: they set oneDNN's threads with omp_set_num_threads (our own
+# threads are core/parallel.h's pool).
+$(BENCH_BINS:%=%.o): CXXFLAGS += -fopenmp
 
 # How each outside reference is configured (reported in the summary too):
 #  - OpenBLAS: Debian's build does not recognise this CPU and falls back to SSE3 kernels, so the
@@ -337,7 +339,7 @@ bench-run: $(BENCH_BINS)
 
 $(BUILD)/bench/bench_cuda_kernels: bench/bench_cuda_kernels.cu $(LIB)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(filter-out -MMD -MP,$(NVCCFLAGS)) -Xcompiler -fopenmp -o $@ $< $(LIB) -lbenchmark -lcublas -lcudart -lz -lpthread
+	$(NVCC) $(filter-out -MMD -MP,$(NVCCFLAGS)) -o $@ $< $(LIB) -lbenchmark -lcublas -lcudart -lz -lpthread
 
 $(BUILD)/bench/bench_%: $(BUILD)/bench/bench_%.o $(LIB)
 	@mkdir -p $(dir $@)

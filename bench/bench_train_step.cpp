@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -30,6 +31,7 @@
 #include "core/autograd.h"
 #include "core/cpu.h"
 #include "core/cuda/backend.h"
+#include "core/fma_peak.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "core/storage.h"
@@ -38,6 +40,11 @@
 #include "diffusion/guidance.h"
 #include "nn/optim.h"
 #include "nn/unet.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace fw;
 
@@ -80,6 +87,59 @@ struct TrainSetup {
     }
 };
 
+// The multiply-adds of one call of `step` (the profiler's direct count over conv2d, matmul and
+// linear), in FLOPs; the profiler is off again afterwards.
+double flops_of(const std::function<void()>& step) {
+    start_profile();
+    {
+        ProfiledStep marked;
+        step();
+    }
+    double flops = 0;
+    for (const ProfileEntry& e : profile_snapshot().entries)
+        if (e.flops > 0) flops += e.flops;
+    stop_profile();
+    return flops;
+}
+
+// GFLOP/s and peak_frac of a CPU case that did `flops_per_iteration` per iteration: the rate, and
+// the rate over the FMA peak measured now at the case's thread count.
+void report_flops(benchmark::State& state, double flops_per_iteration) {
+    const double peak = measure_fma_peak_gflops(num_threads());
+    state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["peak_frac"] = benchmark::Counter(flops_per_iteration / 1e9 / peak, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Another busy process for as long as this object lives: a shell spinning on one core (the same
+// command as train_step_torch.py's), killed by the destructor, and ending by itself within ~0.1 s
+// if this process dies first. posix_spawn, not fork: a forked copy would share this process's
+// pages copy-on-write, and every page the step then writes (280 MiB of them) would fault once.
+constexpr const char* kBusyLoop =
+    "while kill -0 $PPID 2>/dev/null; do i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; done";
+
+class BusyProcess {
+public:
+    BusyProcess() {
+        const char* argv[] = {"sh", "-c", kBusyLoop, nullptr};
+        const int err = posix_spawn(&pid_, "/bin/sh", nullptr, nullptr, const_cast<char* const*>(argv), environ);
+        if (err != 0) {
+            pid_ = 0;
+            std::cerr << "bench_train_step: could not start /bin/sh (" << std::strerror(err) << "): the case runs without the busy process\n";
+        }
+    }
+    ~BusyProcess() {
+        if (pid_ <= 0) return;
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+    bool running() const { return pid_ > 0; }
+    BusyProcess(const BusyProcess&) = delete;
+    BusyProcess& operator=(const BusyProcess&) = delete;
+
+private:
+    pid_t pid_ = 0;
+};
+
 // One training step on `device`: the body of every train_step case; `profiled`: with the per-op
 // profiler on, each step marked.
 void run_train_steps(benchmark::State& state, int batch, Device device, bool profiled = false, int classes = 0) {
@@ -97,6 +157,7 @@ void run_train_steps(benchmark::State& state, int batch, Device device, bool pro
     if (profiled) stop_profile();
     state.counters["peak_MiB"] = (double)peak / (1024.0 * 1024.0);
     state.counters["images/s"] = benchmark::Counter((double)batch, benchmark::Counter::kIsIterationInvariantRate);
+    if (device == Device::CPU) report_flops(state, flops_of([&] { s.step(); }));
 }
 
 // --profile: the profiler's table of `steps` training steps at batch 64 (after one warm-up step).
@@ -131,14 +192,16 @@ void run_sample_steps(benchmark::State& state, int batch, Device device, bool gu
                      labels, model.null_label(), 2.0)
                : diffusion::EpsModel([&](const Tensor& x, const std::vector<int>& t) { return model.forward(x, t); });
     int t = sch.T;
-    for (auto _ : state) {
+    auto one_step = [&] {
         NoGradGuard no_grad;
         Tensor eps = eps_model(xt, diffusion::same_t(xt, t));
         Tensor z = randn(xt.shape(), gen, device);
         xt = diffusion::ddpm_step(sch, xt, t, eps, z, diffusion::SampleOptions{});
         t = t > 1 ? t - 1 : sch.T;
         if (device == Device::CUDA) cuda::synchronize();
-    }
+    };
+    for (auto _ : state) one_step();
+    if (device == Device::CPU) report_flops(state, flops_of(one_step));
     // kIsIterationInvariantRate | kInvert gives seconds / (value * iterations): value 1/1000 makes
     // it 1000 * (seconds per step).
     state.counters["s_per_1000_steps"] =
@@ -156,6 +219,16 @@ void train_step(benchmark::State& state) {
     set_num_threads(threads);
     run_train_steps(state, batch, Device::CPU);
     state.SetLabel(std::string(cpu_path_name(cpu_path())) + ", " + std::to_string(threads) + " threads");
+}
+
+void train_step_contended(benchmark::State& state) {
+    const int batch = (int)state.range(0), threads = (int)state.range(1);
+    set_num_threads(threads);
+    measure_fma_peak_gflops(threads);  // cached: the peak of peak_frac is the idle machine's
+    BusyProcess busy;
+    run_train_steps(state, batch, Device::CPU);
+    state.SetLabel(std::string(cpu_path_name(cpu_path())) + ", " + std::to_string(threads) + " threads, " +
+                   (busy.running() ? "one other process busy" : "no busy process: NOT contended"));
 }
 
 void train_step_profiled(benchmark::State& state) {
@@ -201,6 +274,7 @@ void sample_step_cuda(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(train_step)->ArgNames({"batch", "threads"})->Args({64, 2})->Args({64, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(train_step_contended)->ArgNames({"batch", "threads"})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(train_step_profiled)->ArgNames({"batch", "threads"})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(train_step_cond)->ArgNames({"batch", "threads"})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(sample_step_guided)->ArgNames({"batch", "threads"})->Args({64, 2})->UseRealTime()->Unit(benchmark::kMillisecond);

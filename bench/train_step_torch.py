@@ -5,6 +5,9 @@
 #
 # Run with Debian's system Python (/usr/bin/python3): python3-torch is importable only there.
 #   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/train_step_torch.py --out result.json
+# On the CPU the training step is timed twice: alone, and while another process spins on one core
+# ("train_step_contended", as bench_train_step.cpp's case of that name), for what sharing the
+# machine costs each framework.
 # Each result is printed as one JSON line {"bench": ..., ...}; --out writes them all to a file.
 # How PyTorch is configured matters on a 2-core machine: with OpenBLAS's own thread pool left on,
 # its threads and PyTorch's OpenMP pool fight over the cores, so `make bench` runs this script
@@ -12,6 +15,7 @@
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -69,6 +73,15 @@ def timed(fn, min_time):
             return n, s
 
 
+# the busy process of bench_train_step.cpp's contended case (a shell loop that ends with its parent)
+BUSY_LOOP = "while kill -0 $PPID 2>/dev/null; do i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; done"
+
+
+def busy_process():
+    """Another process spinning on one core until killed (the contended case)."""
+    return subprocess.Popen(["/bin/sh", "-c", BUSY_LOOP])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=64)
@@ -117,6 +130,18 @@ def main():
     n, s = timed(one_train_step, args.min_time)
     emit({"bench": "train_step", "params": n_params, "iterations": n, "seconds": s,
           "s_per_step": s / n, "images_per_s": args.batch * n / s})
+
+    if args.device == "cpu":  # the same step while another process is busy on one core
+        busy = busy_process()
+        try:
+            for _ in range(args.warmup):
+                one_train_step()
+            n, s = timed(one_train_step, args.min_time)
+        finally:
+            busy.kill()
+            busy.wait()
+        emit({"bench": "train_step_contended", "iterations": n, "seconds": s,
+              "s_per_step": s / n, "images_per_s": args.batch * n / s})
 
     # sampling: one DDPM step of `batch` images, extrapolated to T = 1000 steps (all steps cost the same)
     model.eval()

@@ -42,7 +42,11 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // 9 x 37 and 7 x 9 (odd sizes: the odd planes' last row / column lie outside x; rows of 19, longer
 // than a vector on AVX2), 14 x 14 (UNet-like), and 40 x 36 on 10 images (P = 360: the large-image
 // dW path, two chunks). The im2col path: a 1x1 at stride 2 and a 5x5 same conv (more taps than the
-// implicit GEMM takes).
+// implicit GEMM takes). The direct forward and dW of 3x3 same convs of one input channel
+// (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on AVX-512,
+// five on AVX2, a tail of 5; outputs not a multiple of the 8 or 4 channels the forward sums at
+// once, nor of the dW's 2; two dW chunks of 8 images), 5 x 17 -> 3 (a tail of 1) and the single
+// pixel above.
 const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5, 3, 3, 3, 2, 1),
                              make(3, 5, 4, 4, 7, 1, 1, 1, 0),    make(1, 1, 6, 5, 2, 2, 3, 1, 0),
                              make(1, 1, 1, 1, 1, 3, 3, 1, 1),    make(2, 32, 14, 14, 32, 3, 3, 2, 1),
@@ -54,7 +58,9 @@ const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5
                              make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(400, 16, 7, 5, 16, 3, 3, 1, 1),
                              make(2, 16, 3, 70, 16, 3, 3, 1, 1), make(2, 3, 9, 37, 5, 3, 3, 2, 1),
                              make(3, 7, 7, 9, 5, 3, 3, 2, 1),    make(10, 5, 40, 36, 6, 3, 3, 2, 1),
-                             make(2, 4, 6, 7, 3, 1, 1, 2, 0),    make(2, 3, 7, 6, 4, 5, 5, 1, 2)};
+                             make(2, 4, 6, 7, 3, 1, 1, 2, 0),    make(2, 3, 7, 6, 4, 5, 5, 1, 2),
+                             make(2, 1, 28, 28, 32, 3, 3, 1, 1), make(10, 1, 9, 37, 13, 3, 3, 1, 1),
+                             make(2, 1, 5, 17, 3, 3, 3, 1, 1)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);
@@ -120,7 +126,8 @@ TEST_CASE("SIMD conv2d is bitwise identical for 1 and 2 threads") {
     for (const ConvShape& s : {make(3, 13, 9, 11, 17, 3, 3, 1, 1), make(10, 5, 17, 19, 6, 3, 3, 1, 1),
                                make(5, 20, 7, 7, 40, 3, 3, 1, 1), make(1, 270, 6, 37, 17, 3, 3, 1, 1),
                                make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(2, 16, 3, 70, 16, 3, 3, 1, 1),
-                               make(10, 5, 40, 36, 6, 3, 3, 2, 1), make(12, 32, 14, 14, 32, 3, 3, 2, 1)})
+                               make(10, 5, 40, 36, 6, 3, 3, 2, 1), make(12, 32, 14, 14, 32, 3, 3, 2, 1),
+                               make(11, 1, 9, 37, 13, 3, 3, 1, 1)})
         for (CpuPath path : paths) {
             set_num_threads(1);
             ConvData one = run(cpu_kernels(path), s, 5);

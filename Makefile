@@ -263,13 +263,16 @@ train-long: deps-test info
 # The recipe study behind make train-long's defaults: each setting (learning rate, batch, EMA,
 # noise schedule, width; the sampler's clipping and variance) trained for STUDY_MINUTES and scored on
 # STUDY_N samples (scripts/recipe-study.sh; about 30 minutes per setting at the default 25; an
-# interrupted study continues). STUDY_SETTINGS="base lr-2e-3 ..." runs some of them.
+# interrupted study continues). STUDY_SETTINGS="base lr-2e-3 ..." runs some of them;
+# STUDY_THREADS=1 runs each at one thread, so two studies of settings that train for the base's step
+# count may share the 2 cores (see the script).
 STUDY_MINUTES ?= 25
 STUDY_N ?= 1000
+STUDY_THREADS ?= 0
 recipe-study: deps-test info
 	@$(MAKE) --no-print-directory data classifier
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_mnist $(BUILD)/examples/sample_mnist $(BUILD)/examples/evaluate
-	scripts/recipe-study.sh $(OUT)-study $(BUILD) $(STUDY_MINUTES) $(STUDY_N) 100 "$(STUDY_SETTINGS)"
+	STUDY_THREADS=$(STUDY_THREADS) scripts/recipe-study.sh $(OUT)-study $(BUILD) $(STUDY_MINUTES) $(STUDY_N) 100 "$(STUDY_SETTINGS)"
 
 # A short run (a half-width UNet, 1,000 steps of batch 32: ~90 s of training) that shows first digit
 # shapes in a few minutes. Against 500 steps of batch 64 it is faster (371 vs 312 images/s) and

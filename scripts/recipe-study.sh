@@ -6,8 +6,14 @@
 # The sampler settings (sigma, clipping) reuse the base run's checkpoint; DDPM samples of two
 # settings check that DDIM ranks them as DDPM would.
 #   scripts/recipe-study.sh OUT_DIR BUILD_DIR [MINUTES=25] [N=1000] [STEPS=100] ["NAME ..." (default all)]
-# Runs one thing at a time (timings of two runs at once would be meaningless); a setting whose
-# scores exist is not run again, so an interrupted study continues where it stopped.
+# A setting whose step costs what the base's does (learning rate, EMA, noise schedule: the same
+# arithmetic per step) gets in the budget the step count the base got in it, so once the base has
+# run, such a setting trains `--steps <base's count> --lr-schedule wsd` (what the base's log says
+# retrains it bit for bit): its result then does not depend on the machine's load, and two of them
+# may run at once (STUDY_THREADS=1 each: on 2 cores two 1-thread runs made 2 x ~170 images/s where
+# one 2-thread run makes ~261, and results do not depend on the thread count). Settings that change the step's cost
+# (batch, width) train for --minutes and need the machine to themselves. A setting whose scores
+# exist is not run again, so an interrupted study continues where it stopped.
 set -euo pipefail
 out=$1
 build=$2
@@ -15,25 +21,29 @@ minutes=${3:-25}
 n=${4:-1000}
 steps=${5:-100}
 only=${6:-}
+threads=${STUDY_THREADS:-0}
 mkdir -p "$out"
 
-# name|train_mnist flags beyond the defaults (the base recipe is `make train`'s, with --minutes)
+# name|budget|train_mnist flags beyond the defaults (the base recipe is `make train`'s, with
+# --minutes). budget: "minutes" (a timed run) or "base-steps" (the base's step count, see above)
 settings=(
-    "base|"
-    "lr-5e-4|--lr 5e-4"
-    "lr-2e-3|--lr 2e-3"
-    "batch-64|--batch 64"
-    "ema-0.9995|--ema 0.9995"
-    "no-ema-warmup|--no-ema-warmup"
-    "cosine-noise|--schedule cosine"
-    "wide-48-96|--base 48 --mid 96"
+    "base|minutes|"
+    "lr-5e-4|base-steps|--lr 5e-4"
+    "lr-2e-3|minutes|--lr 2e-3"
+    "batch-64|minutes|--batch 64"
+    "ema-0.9995|base-steps|--ema 0.9995"
+    "no-ema-warmup|base-steps|--no-ema-warmup"
+    "cosine-noise|base-steps|--schedule cosine"
+    "wide-48-96|minutes|--base 48 --mid 96"
 )
-# name|base run's samples drawn with these sample_mnist flags instead (sigma is DDPM's: DDIM at
-# eta = 0 adds no noise; "ddpm" beside "base" is the check that DDIM ranks like DDPM)
+# name|the setting whose checkpoint is sampled|sample_mnist flags instead of DDIM's (sigma is
+# DDPM's: DDIM at eta = 0 adds no noise). "ddpm" and "SETTING-ddpm" beside the DDIM scores of
+# "base" and SETTING check that DDIM ranks settings as DDPM would.
 samplers=(
-    "no-clip|--sampler ddim --steps $steps --no-clip"
-    "ddpm|--sampler ddpm"
-    "ddpm-sigma-beta-tilde|--sampler ddpm --sigma beta_tilde"
+    "no-clip|base|--sampler ddim --steps $steps --no-clip"
+    "ddpm|base|--sampler ddpm"
+    "ddpm-sigma-beta-tilde|base|--sampler ddpm --sigma beta_tilde"
+    "cosine-noise-ddpm|cosine-noise|--sampler ddpm"
 )
 
 wanted() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
@@ -43,29 +53,38 @@ score() {  # name: evaluate the samples $out/$1-idx3-ubyte into $out/$1.json
         > "$out/$1-scores.txt"
 }
 
+budget_steps() {  # name: the step count its --minutes run ended with (from its log), or nothing
+    [ -f "$out/$1.log" ] && sed -n 's/^\[train\] the budget: .* used by \([0-9]*\) steps.*/\1/p' "$out/$1.log" | tail -n 1
+}
+
 for s in "${settings[@]}"; do
-    name=${s%%|*}
-    flags=${s#*|}
+    IFS='|' read -r name budget flags <<< "$s"
     wanted "$name" || continue
     if [ ! -f "$out/$name.json" ]; then
-        echo "[study] $name: train_mnist --minutes $minutes $flags"
+        length="--minutes $minutes" train_threads=0  # a timed run has all the cores, as the base had
+        if [ "$budget" = base-steps ]; then
+            base_steps=$(budget_steps base)
+            [ -n "$base_steps" ] || { echo "[study] $name needs the base's step count: run base first" >&2; exit 1; }
+            length="--steps $base_steps --lr-schedule wsd" train_threads=$threads
+        fi
+        echo "[study] $name: train_mnist $length $flags"
         # shellcheck disable=SC2086
-        "$build/examples/train_mnist" --out "$out/$name" --resume --minutes "$minutes" --sample-every 0 \
+        "$build/examples/train_mnist" --out "$out/$name" --resume $length --threads "$train_threads" --sample-every 0 \
             --samples 1 --sampler ddim --sample-steps 1 $flags > "$out/$name.log"
         "$build/examples/sample_mnist" --ckpt "$out/$name/checkpoint.safetensors" --n "$n" --sampler ddim \
-            --steps "$steps" --seed 0 --out "$out/$name" > /dev/null
+            --steps "$steps" --seed 0 --threads "$threads" --out "$out/$name" > /dev/null
         score "$name"
     fi
 done
 for s in "${samplers[@]}"; do
-    name=${s%%|*}
-    flags=${s#*|}
-    wanted "$name" && [ -f "$out/base/checkpoint.safetensors" ] || continue
+    IFS='|' read -r name from flags <<< "$s"
+    wanted "$name" || continue
     if [ ! -f "$out/$name.json" ]; then
-        echo "[study] $name: the base checkpoint sampled with $flags"
+        [ -f "$out/$from.json" ] || { echo "[study] $name samples $from's checkpoint: run $from first" >&2; exit 1; }
+        echo "[study] $name: $from's checkpoint sampled with $flags"
         # shellcheck disable=SC2086
-        "$build/examples/sample_mnist" --ckpt "$out/base/checkpoint.safetensors" --n "$n" --seed 0 \
-            --out "$out/$name" $flags > /dev/null
+        "$build/examples/sample_mnist" --ckpt "$out/$from/checkpoint.safetensors" --n "$n" --seed 0 \
+            --threads "$threads" --out "$out/$name" $flags > /dev/null
         score "$name"
     fi
 done
@@ -81,7 +100,7 @@ def steps(name):
     log = os.path.join(out, name + ".log")
     if not os.path.exists(log):
         return ""
-    m = re.findall(r"\[train\] the budget: \S+ of \S+ used by (\d+) steps", open(log).read())
+    m = re.findall(r"\[train\] done: (\d+) steps", open(log).read())
     return m[-1] if m else ""
 print("| setting | steps | mean confidence | share > 0.9 (%) | class entropy | Frechet distance |")
 print("|---|---|---|---|---|---|")

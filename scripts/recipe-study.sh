@@ -54,7 +54,9 @@ score() {  # name: evaluate the samples $out/$1-idx3-ubyte into $out/$1.json
 }
 
 budget_steps() {  # name: the step count its --minutes run ended with (from its log), or nothing
-    [ -f "$out/$1.log" ] && sed -n 's/^\[train\] the budget: .* used by \([0-9]*\) steps.*/\1/p' "$out/$1.log" | tail -n 1
+    if [ -f "$out/$1.log" ]; then
+        sed -n 's/^\[train\] the budget: .* used by \([0-9]*\) steps.*/\1/p' "$out/$1.log" | tail -n 1
+    fi
 }
 
 for s in "${settings[@]}"; do

@@ -10,10 +10,10 @@
 # arithmetic per step) gets in the budget the step count the base got in it, so once the base has
 # run, such a setting trains `--steps <base's count> --lr-schedule wsd` (what the base's log says
 # retrains it bit for bit): its result then does not depend on the machine's load, and two of them
-# may run at once (STUDY_THREADS=1 each: on 2 cores two 1-thread runs made 2 x ~170 images/s where
-# one 2-thread run makes ~261, and results do not depend on the thread count). Settings that change the step's cost
-# (batch, width) train for --minutes and need the machine to themselves. A setting whose scores
-# exist is not run again, so an interrupted study continues where it stopped.
+# may run at once (STUDY_THREADS=1 each: on 2 cores two 1-thread runs made 2 x ~170 images/s
+# where one 2-thread run makes ~261, and results do not depend on the thread count). Settings that
+# change the step's cost (batch, width) train for --minutes and need the machine to themselves.
+# A setting whose scores exist is not run again, so an interrupted study continues where it stopped.
 set -euo pipefail
 out=$1
 build=$2

@@ -10,7 +10,7 @@
 //   conv_in   1 -> 32   28x28 3x3          enc0     32 -> 32  28x28 3x3
 //   down0    32 -> 32   28x28 3x3 stride 2 enc1.c2  64 -> 64  14x14 3x3
 //   dec0.c1 128 -> 64    7x7  3x3          dec2.c1  96 -> 32  28x28 3x3
-//   dec2.skip 96 -> 32  28x28 1x1 (the shortcut)
+//   dec2.skip 96 -> 32  28x28 1x1 (the shortcut)   out_conv 32 -> 1   28x28 3x3
 //
 // oneDNN runs at its best: src, weights and dst in the layouts it picks (format_tag::any, blocked
 // nChw16c-style); the reorders from our NCHW into those layouts are NOT timed. Our kernels read
@@ -43,7 +43,7 @@ const Layer kLayers[] = {
     {"conv_in", 1, 32, 28, 28, 3, 1, 1},   {"enc0", 32, 32, 28, 28, 3, 1, 1},
     {"down0", 32, 32, 28, 28, 3, 2, 1},    {"enc1_c2", 64, 64, 14, 14, 3, 1, 1},
     {"dec0_c1", 128, 64, 7, 7, 3, 1, 1},   {"dec2_c1", 96, 32, 28, 28, 3, 1, 1},
-    {"dec2_skip", 96, 32, 28, 28, 1, 1, 0},
+    {"dec2_skip", 96, 32, 28, 28, 1, 1, 0}, {"out_conv", 32, 1, 28, 28, 3, 1, 1},
 };
 constexpr int64_t kBatch = 64;
 

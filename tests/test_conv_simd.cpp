@@ -46,7 +46,9 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on AVX-512,
 // five on AVX2, a tail of 5; outputs not a multiple of the 8 or 4 channels the forward sums at
 // once, nor of the dW's 2; two dW chunks of 8 images), 5 x 17 -> 3 (a tail of 1) and the single
-// pixel above.
+// pixel above. The direct forward of one output channel (out_conv): 32 x 28 x 28 -> 1 (UNet-S: 49
+// vectors, 7 blocks of 7 on AVX-512), 5 x 9 x 37 -> 1 (a last block of fewer vectors, a tail of 13
+// or 5 lanes) and 3 channels of a single pixel.
 const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5, 3, 3, 3, 2, 1),
                              make(3, 5, 4, 4, 7, 1, 1, 1, 0),    make(1, 1, 6, 5, 2, 2, 3, 1, 0),
                              make(1, 1, 1, 1, 1, 3, 3, 1, 1),    make(2, 32, 14, 14, 32, 3, 3, 2, 1),
@@ -60,7 +62,8 @@ const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5
                              make(3, 7, 7, 9, 5, 3, 3, 2, 1),    make(10, 5, 40, 36, 6, 3, 3, 2, 1),
                              make(2, 4, 6, 7, 3, 1, 1, 2, 0),    make(2, 3, 7, 6, 4, 5, 5, 1, 2),
                              make(2, 1, 28, 28, 32, 3, 3, 1, 1), make(10, 1, 9, 37, 13, 3, 3, 1, 1),
-                             make(2, 1, 5, 17, 3, 3, 3, 1, 1)};
+                             make(2, 1, 5, 17, 3, 3, 3, 1, 1),   make(3, 32, 28, 28, 1, 3, 3, 1, 1),
+                             make(2, 5, 9, 37, 1, 3, 3, 1, 1),   make(2, 3, 1, 1, 1, 3, 3, 1, 1)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);

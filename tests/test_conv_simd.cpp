@@ -42,7 +42,7 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // 9 x 37 and 7 x 9 (odd sizes: the odd planes' last row / column lie outside x; rows of 19, longer
 // than a vector on AVX2), 14 x 14 (UNet-like), 40 x 36 on 10 images (P = 360: the large-image
 // dW path, two chunks), and 40 channels of 28 x 28 on 5 images (the forward's phase planes of 3
-// images fill a task: groups of 3 and 2). The im2col path: a 1x1 at stride 2 and a 5x5 same conv (more taps than the
+// images fill a task: the forward and dX in groups of 3 and 2). The im2col path: a 1x1 at stride 2 and a 5x5 same conv (more taps than the
 // implicit GEMM takes). The direct forward and dW of 3x3 same convs of one input channel
 // (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on AVX-512,
 // five on AVX2, a tail of 5; outputs not a multiple of the 8 or 4 channels the forward sums at

@@ -88,7 +88,7 @@ void run_ours(benchmark::State& state, const Layer& l, CpuPath path, Pass pass, 
             k.conv2d_forward(y.data(), x.data(), w.data(), b.data(), s);
             benchmark::DoNotOptimize(y.data());
         } else {
-            k.conv2d_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), s);  // accumulates
+            k.conv2d_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), s, GradWrite::Add);  // accumulates
             benchmark::DoNotOptimize(dx.data());
             benchmark::DoNotOptimize(dw.data());
         }

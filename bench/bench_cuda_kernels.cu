@@ -159,8 +159,8 @@ void run_conv(benchmark::State& state, const Layer& l, int64_t N, Pass pass) {
     const double flops = 2.0 * N * l.Cout * O * O * l.Cin * l.k * l.k;
     time_on_stream(state, flops, [&] {
         if (pass == kForward) cuda::conv2d_forward(y.p, x.p, w.p, b.p, s);
-        if (pass == kDx) cuda::conv2d_backward(dx.p, nullptr, nullptr, y.p, x.p, w.p, s);
-        if (pass == kDw) cuda::conv2d_backward(nullptr, dw.p, db.p, y.p, x.p, w.p, s);
+        if (pass == kDx) cuda::conv2d_backward(dx.p, nullptr, nullptr, y.p, x.p, w.p, s, GradWrite::Add);
+        if (pass == kDw) cuda::conv2d_backward(nullptr, dw.p, db.p, y.p, x.p, w.p, s, GradWrite::Add);
     });
 }
 

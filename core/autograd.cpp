@@ -110,6 +110,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
             watch->gradient_in(dy);
         }
         std::vector<float*> dx(node.inputs.size(), nullptr);
+        node.fresh_ = 0;
         for (size_t i = 0; i < node.inputs.size(); ++i) {
             TensorImpl* in = node.inputs[i].impl();
             if (!in->requires_grad) continue;
@@ -117,11 +118,21 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
                 dx[i] = leaf_grad(in);
             } else {
                 Tensor& g = grads[in];
-                if (!g.defined()) g = Tensor::zeros(in->shape, in->storage->device());
+                if (!g.defined()) {
+                    // the first gradient for `in`: backward writes it whole, or adds to zeros
+                    // (zeros also when `in` is another input of this node too: x + x)
+                    bool fresh = i < 64 && node.overwrites_gradient(i);
+                    for (size_t j = 0; fresh && j < node.inputs.size(); ++j)
+                        fresh = j == i || node.inputs[j].impl() != in;
+                    g = fresh ? Tensor::empty(in->shape, in->storage->device())
+                              : Tensor::zeros(in->shape, in->storage->device());
+                    if (fresh) node.fresh_ |= uint64_t(1) << i;
+                }
                 dx[i] = g.data();
             }
         }
         node.backward(dy.data(), dx.data());
+        node.fresh_ = 0;
         if (!watch) continue;
         for (size_t i = 0; i < node.inputs.size(); ++i) {
             TensorImpl* in = node.inputs[i].impl();

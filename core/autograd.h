@@ -14,7 +14,8 @@
 //   2. seeds d(root) and visits the tensors in REVERSE topological order, so a tensor's gradient
 //      is complete (all its consumers have added their share) before its own Node runs;
 //   3. calls node->backward(dy, dx), which ACCUMULATES (+=) into dx[i] for each input i:
-//      a tensor used twice (the "diamond") receives the sum of both contributions;
+//      a tensor used twice (the "diamond") receives the sum of both contributions (the first
+//      contribution may be written instead, into an uninitialised buffer: Node::overwrites_gradient);
 //   4. frees each intermediate gradient as soon as its Node has run; leaves accumulate
 //      into their persistent `.grad`.
 //
@@ -39,11 +40,25 @@ struct Node {
     Node& operator=(const Node&) = delete;
 
     // dy: gradient w.r.t. this op's output (contiguous, numel(output) floats).
-    // dx[i]: where to ACCUMULATE the gradient of inputs[i], or nullptr when input i needs none.
+    // dx[i]: where to ACCUMULATE the gradient of inputs[i], or nullptr when input i needs none;
+    // or, where is_fresh(i), where to WRITE it (see overwrites_gradient).
     virtual void backward(const float* dy, float* const* dx) = 0;
+
+    // Whether backward() can write (=) the whole gradient of input i instead of adding to it. For
+    // such an input, run_backward hands the first gradient buffer it makes as it is, uninitialised,
+    // with is_fresh(i) true for that call, instead of zero-filling it for backward to add into:
+    // the fill and the read of the zeros are a write and a read of every gradient in the graph
+    // (239 MB a UNet-S training step at batch 64). A later consumer of the same input (the
+    // "diamond") gets the buffer as it is then, to add into, with is_fresh false.
+    virtual bool overwrites_gradient(size_t i) const { (void)i; return false; }
+    bool is_fresh(size_t i) const { return i < 64 && (fresh_ >> i & 1u); }
 
     const char* name;
     std::vector<Tensor> inputs;
+
+private:
+    friend void run_backward(const Tensor& root, const Tensor& grad_output);
+    uint64_t fresh_ = 0;  // bit i: dx[i] of the backward() now running is a new, uninitialised buffer
 };
 
 // Grad mode: on by default, per thread.

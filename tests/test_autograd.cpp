@@ -7,6 +7,8 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/rng.h"
+#include "tests/gradcheck.h"
 
 using namespace fw;
 
@@ -27,6 +29,31 @@ TEST_CASE("a value used twice (diamond graph) gets the sum of both gradients") {
     Tensor y2 = h * h + h;
     y2.backward();
     CHECK(x2.grad().item() == doctest::Approx(57.0f));
+}
+
+// Ops that WRITE a new gradient buffer instead of adding into zeros (Node::overwrites_gradient:
+// conv2d's dx, group_norm_silu's dx, concat, add of same-shaped inputs), in every order: `a` is
+// used by group_norm_silu, add and concat (its buffer is first written by concat, then added to
+// by add and group_norm_silu), cat by both sides of one add (never written: a buffer an op adds
+// to twice), h and c are written by conv2d and add. Checked against finite differences.
+TEST_CASE("gradients written into new buffers (no zero fill) equal the added ones") {
+    Generator gen(21);
+    Tensor x = rand_uniform({2, 4, 5, 5}, gen, -1.0f, 1.0f).set_requires_grad(true);
+    Tensor w = rand_uniform({4, 4, 3, 3}, gen, -0.5f, 0.5f).set_requires_grad(true);
+    Tensor b = rand_uniform({4}, gen, -0.5f, 0.5f), gw = rand_uniform({4}, gen, 0.5f, 1.5f),
+           gb = rand_uniform({4}, gen, -0.5f, 0.5f);
+    auto f = [&](const std::vector<Tensor>& in) {
+        Tensor a = in[0] * 1.5f;
+        Tensor h = group_norm_silu(a, 2, gw, gb);
+        Tensor c = conv2d(h, in[1], b, 1, 1);
+        Tensor s = c + a;
+        Tensor cat = concat({s, a}, 1);
+        return cat + cat;
+    };
+    const fw::test::GradCheckResult r = fw::test::gradcheck(f, {x, w}, /*seed=*/5);
+    INFO(r.worst);
+    CHECK(r.max_violation <= 1.0);
+    CHECK(r.checked > 100);
 }
 
 TEST_CASE("backward() twice on the same graph accumulates exactly twice; zero_grad resets") {

@@ -5,6 +5,7 @@
 // FW_TEST_ALLOW_MISSING_SIMD=1 (tests/simd_check.h).
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -89,7 +90,7 @@ ConvData run(const Kernels& k, const ConvShape& s, uint64_t seed) {
     d.dw = random_vec(d.w.size(), g);
     d.db = random_vec(d.b.size(), g);
     k.conv2d_forward(d.y.data(), d.x.data(), d.w.data(), d.b.data(), s);
-    k.conv2d_backward(d.dx.data(), d.dw.data(), d.db.data(), d.dy.data(), d.x.data(), d.w.data(), s);
+    k.conv2d_backward(d.dx.data(), d.dw.data(), d.db.data(), d.dy.data(), d.x.data(), d.w.data(), s, GradWrite::Add);
     return d;
 }
 
@@ -123,6 +124,30 @@ TEST_CASE("SIMD conv2d forward and backward match the scalar reference") {
             CHECK(db.count == 0);
         }
     }
+}
+
+// GradWrite::Overwrite: dx = its gradient, whatever dx held (NaN here: one read of it would show),
+// the same values as adding into zeros, on every path (each writes every dx element once);
+// dw and db still add.
+TEST_CASE("conv2d backward with GradWrite::Overwrite writes dx as adding into zeros does") {
+    for (CpuPath path : fw::test::simd_paths_under_test(/*with_scalar=*/true))
+        for (const ConvShape& s : kShapes) {
+            const Kernels& k = cpu_kernels(path);
+            Generator g(7);
+            const std::vector<float> x = random_vec(s.N * s.Cin * s.H * s.W, g),
+                                     w = random_vec(s.Cout * s.Cin * s.KH * s.KW, g),
+                                     dy = random_vec(s.N * s.Cout * s.OH * s.OW, g);
+            std::vector<float> zero(x.size(), 0.0f), nan(x.size(), std::nanf(""));
+            std::vector<float> dw_a(w.size(), 0.0f), dw_o(w.size(), 0.0f), db_a(s.Cout, 0.0f), db_o(s.Cout, 0.0f);
+            k.conv2d_backward(zero.data(), dw_a.data(), db_a.data(), dy.data(), x.data(), w.data(), s, GradWrite::Add);
+            k.conv2d_backward(nan.data(), dw_o.data(), db_o.data(), dy.data(), x.data(), w.data(), s,
+                              GradWrite::Overwrite);
+            INFO(cpu_path_name(path) << " N=" << s.N << " Cin=" << s.Cin << " " << s.H << "x" << s.W << " Cout=" << s.Cout
+                                     << " k=" << s.KH << "x" << s.KW << " stride " << s.stride);
+            CHECK(nan == zero);  // (float ==: +0 and -0 are equal)
+            CHECK(dw_o == dw_a);
+            CHECK(db_o == db_a);
+        }
 }
 
 TEST_CASE("SIMD conv2d is bitwise identical for 1 and 2 threads") {
@@ -164,7 +189,7 @@ TEST_CASE("SIMD conv2d sees weights changed in place (Winograd's filter cache)")
         };
         auto dx_of = [&](const Kernels& kk, const std::vector<float>& wv) {
             std::vector<float> dx(x.size(), 0.0f);
-            kk.conv2d_backward(dx.data(), nullptr, nullptr, dy.data(), x.data(), wv.data(), s);
+            kk.conv2d_backward(dx.data(), nullptr, nullptr, dy.data(), x.data(), wv.data(), s, GradWrite::Add);
             return dx;
         };
         INFO(cpu_path_name(path));

@@ -200,8 +200,8 @@ TEST_CASE("CUDA conv2d forward and both backward passes match the reference" * c
                        << "x" << s.KW << " stride " << s.stride << " pad " << s.pad);
         // sums of up to Cin*KH*KW (forward), N*OH*OW (dw) products of values in [-2, 2]
         expect_close(yg, y, {1e-4, 1e-5}, "conv2d forward");
-        ref().conv2d_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), s);
-        gpu().conv2d_backward(dxg.data(), dwg.data(), dbg.data(), on_gpu(dy).data(), xg.data(), wg.data(), s);
+        ref().conv2d_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), s, GradWrite::Add);
+        gpu().conv2d_backward(dxg.data(), dwg.data(), dbg.data(), on_gpu(dy).data(), xg.data(), wg.data(), s, GradWrite::Add);
         expect_close(dxg, dx, {1e-4, 1e-5}, "conv2d backward dx");
         expect_close(dwg, dw, {1e-4, 1e-5}, "conv2d backward dw");
         expect_close(dbg, db, {1e-4, 1e-5}, "conv2d backward db");
@@ -253,9 +253,9 @@ TEST_CASE("CUDA group_norm_silu (fused) forward and backward match the reference
         // group_norm's tolerances (above), then silu: |silu'| <= 1.1 and expf within 2 ulp on both sides
         expect_close(yg, y, {2e-5, 2e-5}, "group_norm_silu forward");
         ref().group_norm_silu_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), mean.data(), rstd.data(),
-                                       w.data(), b.data(), s);
+                                       w.data(), b.data(), s, GradWrite::Add);
         gpu().group_norm_silu_backward(dxg.data(), dwg.data(), dbg.data(), on_gpu(dy).data(), xg.data(), mg.data(),
-                                       rg.data(), wg.data(), bg.data(), s);
+                                       rg.data(), wg.data(), bg.data(), s, GradWrite::Add);
         // as group_norm's backward: dw, db sum M terms in float on the CPU, in double on the GPU
         expect_close(dxg, dx, {1e-4, 1e-4}, "group_norm_silu backward dx");
         expect_close(dwg, dw, {1e-3, 1e-4}, "group_norm_silu backward dw");

@@ -5,6 +5,7 @@
 // FW_TEST_ALLOW_MISSING_SIMD=1 (tests/simd_check.h).
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,7 @@ NormData run(const Kernels& k, const GroupNormShape& s, uint64_t seed, bool grad
         k.group_norm_backward(d.dx.data(), dw, db, dy.data(), x.data(), mean.data(), rstd.data(), w.data(), s);
     else
         k.group_norm_silu_backward(d.dx.data(), dw, db, dy.data(), x.data(), mean.data(), rstd.data(), w.data(),
-                                   b.data(), s);
+                                   b.data(), s, GradWrite::Add);
     return d;
 }
 
@@ -160,4 +161,29 @@ TEST_CASE("SIMD group_norm_silu is bitwise identical for 1 and 2 threads") {
         CHECK(one.db == two.db);
     }
     set_num_threads(before);
+}
+
+// GradWrite::Overwrite: dx = its gradient whatever dx held (NaN here), the same values as adding
+// into zeros; dw and db still add.
+TEST_CASE("group_norm_silu backward with GradWrite::Overwrite writes dx as adding into zeros does") {
+    for (CpuPath path : fw::test::simd_paths_under_test(/*with_scalar=*/true))
+        for (const GroupNormShape& s : kShapes) {
+            const Kernels& k = cpu_kernels(path);
+            Generator g(12);
+            const int64_t n = s.N * s.C * s.HW;
+            const std::vector<float> x = random_vec(n, g, 1, 3), w = random_vec(s.C, g, -2, 2),
+                                     b = random_vec(s.C, g, -1, 1), dy = random_vec(n, g, -1, 1);
+            std::vector<float> y(n), mean(s.N * s.G), rstd(s.N * s.G);
+            k.group_norm_silu_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
+            std::vector<float> zero(n, 0.0f), nan(n, std::nanf("")), dw_a(s.C, 0.0f), dw_o(s.C, 0.0f),
+                db_a(s.C, 0.0f), db_o(s.C, 0.0f);
+            k.group_norm_silu_backward(zero.data(), dw_a.data(), db_a.data(), dy.data(), x.data(), mean.data(),
+                                       rstd.data(), w.data(), b.data(), s, GradWrite::Add);
+            k.group_norm_silu_backward(nan.data(), dw_o.data(), db_o.data(), dy.data(), x.data(), mean.data(),
+                                       rstd.data(), w.data(), b.data(), s, GradWrite::Overwrite);
+            INFO(cpu_path_name(path) << " N=" << s.N << " C=" << s.C << " HW=" << s.HW << " G=" << s.G);
+            CHECK(nan == zero);  // (float ==: +0 and -0 are equal)
+            CHECK(dw_o == dw_a);
+            CHECK(db_o == db_a);
+        }
 }

@@ -81,7 +81,7 @@ ConvRun inputs(const ConvShape& s, uint64_t seed) {
 }
 
 using Forward = void (*)(float*, const float*, const float*, const float*, const ConvShape&);
-using Backward = void (*)(float*, float*, float*, const float*, const float*, const float*, const ConvShape&);
+using Backward = void (*)(float*, float*, float*, const float*, const float*, const float*, const ConvShape&, GradWrite);
 
 ConvRun run(Forward fwd, Backward bwd, const ConvShape& s, uint64_t seed) {
     ConvRun r = inputs(s, seed);
@@ -90,7 +90,7 @@ ConvRun run(Forward fwd, Backward bwd, const ConvShape& s, uint64_t seed) {
     r.dw = r.dw0;
     r.db = r.db0;
     fwd(r.y.data(), r.x.data(), r.w.data(), r.b.data(), s);
-    bwd(r.dx.data(), r.dw.data(), r.db.data(), r.dy.data(), r.x.data(), r.w.data(), s);
+    bwd(r.dx.data(), r.dw.data(), r.db.data(), r.dy.data(), r.x.data(), r.w.data(), s, GradWrite::Add);
     return r;
 }
 
@@ -150,12 +150,12 @@ TEST_CASE("winograd_ref: backward accumulates into dx, dw, db and skips the null
     const ConvRun r = inputs(s, 9);
     // dx and dw each alone, from 0: the increments (the other gradients null: not computed)
     std::vector<float> dx(r.x.size(), 0.0f), dw(r.w.size(), 0.0f);
-    ref::winograd_conv2d_backward(dx.data(), nullptr, nullptr, r.dy.data(), r.x.data(), r.w.data(), s);
-    ref::winograd_conv2d_backward(nullptr, dw.data(), nullptr, r.dy.data(), r.x.data(), r.w.data(), s);
+    ref::winograd_conv2d_backward(dx.data(), nullptr, nullptr, r.dy.data(), r.x.data(), r.w.data(), s, GradWrite::Add);
+    ref::winograd_conv2d_backward(nullptr, dw.data(), nullptr, r.dy.data(), r.x.data(), r.w.data(), s, GradWrite::Add);
     // all three at once, onto random values: dx and dw are their start plus the same increment, to
     // the bit (each element gets its final sum added once: start + increment, one float addition)
     std::vector<float> dx2 = r.dx0, dw2 = r.dw0, db2 = r.db0;
-    ref::winograd_conv2d_backward(dx2.data(), dw2.data(), db2.data(), r.dy.data(), r.x.data(), r.w.data(), s);
+    ref::winograd_conv2d_backward(dx2.data(), dw2.data(), db2.data(), r.dy.data(), r.x.data(), r.w.data(), s, GradWrite::Add);
     for (size_t i = 0; i < dx.size(); ++i) dx[i] += r.dx0[i];
     for (size_t i = 0; i < dw.size(); ++i) dw[i] += r.dw0[i];
     CHECK(dx2 == dx);
@@ -163,7 +163,7 @@ TEST_CASE("winograd_ref: backward accumulates into dx, dw, db and skips the null
     // db adds dy term by term (db[o] += dy[n, o, i, j], as conv_ref.cpp): from the same start, the
     // same bits as the direct reference's
     std::vector<float> db_direct = r.db0;
-    ref::conv2d_backward(nullptr, nullptr, db_direct.data(), r.dy.data(), r.x.data(), r.w.data(), s);
+    ref::conv2d_backward(nullptr, nullptr, db_direct.data(), r.dy.data(), r.x.data(), r.w.data(), s, GradWrite::Add);
     CHECK(db2 == db_direct);
     CHECK(db2 != r.db0);
     // and the split entry points are the same computation
@@ -223,7 +223,7 @@ TEST_CASE("winograd_ref: forward and dX match the SIMD Winograd F(4x4, 3x3)") {
             std::vector<float> dx_ref = r.dx0, dx_simd = r.dx0;
             ref::winograd_conv2d_backward_data(dx_ref.data(), r.dy.data(), r.w.data(), s);
             clear_kernel_notes();
-            k.conv2d_backward(dx_simd.data(), nullptr, nullptr, r.dy.data(), r.x.data(), r.w.data(), s);
+            k.conv2d_backward(dx_simd.data(), nullptr, nullptr, r.dy.data(), r.x.data(), r.w.data(), s, GradWrite::Add);
             const std::string backward_note = kernel_notes();
             const Tolerances t = tolerances(s);
             auto y = test::compare(y_simd.data(), y_ref.data(), y_ref.size(), t.y, 0.0);
@@ -252,7 +252,7 @@ TEST_CASE("winograd_ref: dW matches the SIMD Winograd dW (adjoint of F(2x2, 3x3)
             std::vector<float> dw_ref = r.dw0, dw_simd = r.dw0;
             ref::winograd_conv2d_backward_weights(dw_ref.data(), r.dy.data(), r.x.data(), s);
             clear_kernel_notes();
-            k.conv2d_backward(nullptr, dw_simd.data(), nullptr, r.dy.data(), r.x.data(), r.w.data(), s);
+            k.conv2d_backward(nullptr, dw_simd.data(), nullptr, r.dy.data(), r.x.data(), r.w.data(), s, GradWrite::Add);
             const std::string note = kernel_notes();
             const Tolerances t = tolerances(s);
             auto dw = test::compare(dw_simd.data(), dw_ref.data(), dw_ref.size(), t.dw, 1e-5);

@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "core/cuda/backend.h"
 #include "core/cuda/conv_index.h"
 #include "core/cuda/runtime.h"
 #include "core/error.h"
@@ -135,8 +136,9 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* b, co
 }
 
 void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
-                     const ConvShape& s) {
+                     const ConvShape& s, GradWrite dx_write) {
     const int64_t K = s.Cin * s.KH * s.KW, P = s.OH * s.OW, image = s.Cin * s.H * s.W;
+    if (dx && dx_write == GradWrite::Overwrite) fill(dx, 0.0f, s.N * image);  // then the passes below add
     if (s.N == 0 || s.Cout == 0 || P == 0) return;
     const bool pointwise = is_pointwise(s);
 

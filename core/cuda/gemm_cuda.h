@@ -22,7 +22,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const flo
 
 void conv2d_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s);
 void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
-                     const ConvShape& s);
+                     const ConvShape& s, GradWrite dx_write);
 
 // The building block of the convolutions: `batch` independent products, entry z reading
 // A + z*stride_a, B + z*stride_b and writing C + z*stride_c (a stride of 0 shares A or B; C

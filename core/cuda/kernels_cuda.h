@@ -121,7 +121,8 @@ void group_norm_backward(float* dx, float* dw, float* db, const float* dy, const
 void group_norm_silu_forward(float* y, float* mean, float* rstd, const float* x, const float* w, const float* b,
                              const GroupNormShape& s);
 void group_norm_silu_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* mean,
-                              const float* rstd, const float* w, const float* b, const GroupNormShape& s);
+                              const float* rstd, const float* w, const float* b, const GroupNormShape& s,
+                              GradWrite dx_write);
 
 // layout_cuda.cu
 void copy_axis_range(float* dst, int64_t dst_axis, int64_t dst_start, const float* src, int64_t src_axis,

@@ -8,6 +8,7 @@
 // Shapes: x, y, dy (N, C, HW); w, b (C); mean, rstd (N, G).
 #include <cmath>
 
+#include "core/cuda/backend.h"
 #include "core/cuda/kernels_cuda.h"
 #include "core/storage.h"
 
@@ -35,9 +36,11 @@ void group_norm_silu_forward(float* y, float* mean, float* rstd, const float* x,
 }
 
 void group_norm_silu_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* mean,
-                              const float* rstd, const float* w, const float* b, const GroupNormShape& s) {
+                              const float* rstd, const float* w, const float* b, const GroupNormShape& s,
+                              GradWrite dx_write) {
     const int64_t n = s.N * s.C * s.HW;
     if (n == 0) return;
+    if (dx && dx_write == GradWrite::Overwrite) fill(dx, 0.0f, n);  // then group_norm_backward adds
     // gz lives in a device buffer from the caching allocator (freed into the cache at the end of
     // this call; the stream orders its reuse after the kernels below).
     Storage gz(n, Device::CUDA);

@@ -36,6 +36,12 @@ struct AdamStep {
     bool decoupled;   // AdamW: p *= 1 - lr wd;  Adam: g += wd p
 };
 
+// How conv2d_backward and group_norm_silu_backward write dx: Add (dx += the gradient, as every
+// backward kernel does) or Overwrite (dx = the gradient; dx's old contents are never read, so it
+// may be uninitialised memory: autograd hands a new gradient buffer this way instead of
+// zero-filling it first, see Node::overwrites_gradient in core/autograd.h). dw and db always add.
+enum class GradWrite { Add, Overwrite };
+
 using UnaryFwd = void (*)(float* y, const float* x, int64_t n);
 using UnaryBwd = void (*)(float* dx, const float* dy, const float* saved, int64_t n);
 using BinaryFwd = void (*)(float* y, const float* a, const BroadcastMap& ma, const float* b, const BroadcastMap& mb);
@@ -78,7 +84,7 @@ struct Kernels {
 
     void (*conv2d_forward)(float* y, const float* x, const float* w, const float* b, const ConvShape& s);
     void (*conv2d_backward)(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
-                            const ConvShape& s);
+                            const ConvShape& s, GradWrite dx_write);
 
     void (*group_norm_forward)(float* y, float* mean, float* rstd, const float* x, const float* w, const float* b,
                                const GroupNormShape& s);
@@ -91,7 +97,7 @@ struct Kernels {
                                     const float* b, const GroupNormShape& s);
     void (*group_norm_silu_backward)(float* dx, float* dw, float* db, const float* dy, const float* x,
                                      const float* mean, const float* rstd, const float* w, const float* b,
-                                     const GroupNormShape& s);
+                                     const GroupNormShape& s, GradWrite dx_write);
 
     // dst viewed as (outer, dst_axis, inner), src as (outer, src_axis, inner): copies (or adds)
     // src[:, src_start : src_start+len, :] into dst[:, dst_start : dst_start+len, :].

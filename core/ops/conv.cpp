@@ -10,10 +10,12 @@ namespace fw {
 struct Conv2dBackward final : Node {
     Conv2dBackward() : Node("conv2d") {}
     ConvShape s{};
+    bool overwrites_gradient(size_t i) const override { return i == 0; }  // dx (dw, db: parameters)
     void backward(const float* dy, float* const* dx) override {
         float* db = inputs.size() > 2 ? dx[2] : nullptr;
         kernels_for(inputs[0].device())
-            .conv2d_backward(dx[0], dx[1], db, dy, inputs[0].data(), inputs[1].data(), s);
+            .conv2d_backward(dx[0], dx[1], db, dy, inputs[0].data(), inputs[1].data(), s,
+                             is_fresh(0) ? GradWrite::Overwrite : GradWrite::Add);
     }
 };
 

@@ -1,5 +1,7 @@
 // Elementwise ops: unary, tensor-scalar, and tensor-tensor with numpy broadcasting.
 // The math of each is beside its kernels in core/kernels/{elementwise,activation,binary}_ref.cpp.
+#include <cstring>
+
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/kernels/kernels.h"
@@ -122,12 +124,27 @@ Tensor pow(const Tensor& x, float p) {
 
 // ---------------------------------------------------------------------------------------------
 // Tensor-tensor with broadcasting: y has the broadcast shape; ma, mb map y's index to a's, b's.
+// add: an input of y's own shape has the gradient dy itself, so a fresh one is a copy of dy.
 struct BinaryBackward final : Node {
     BinaryBackward(const char* op, BinaryBwd kernel_) : Node(op), kernel(kernel_) {}
     BinaryBwd kernel;
     BroadcastMap ma, mb;
+    bool overwrites_gradient(size_t i) const override {
+        return std::strcmp(name, "add") == 0 && (i == 0 ? ma : mb).identity;
+    }
     void backward(const float* dy, float* const* dx) override {
-        kernel(dx[0], ma, dx[1], mb, dy, inputs[0].data(), inputs[1].data());
+        float* d[2] = {dx[0], dx[1]};
+        for (int i = 0; i < 2; ++i)
+            if (d[i] && is_fresh((size_t)i)) {  // dx_i = dy, then no more for the kernel to do
+                // as rows of kRow floats (copy_axis_range splits its rows over the threads), the rest as one
+                constexpr int64_t kRow = 4096;
+                const int64_t n = (i == 0 ? ma : mb).n, rows = n / kRow, done = rows * kRow;
+                const Kernels& k = kernels_for(inputs[i].device());
+                if (rows > 0) k.copy_axis_range(d[i], 1, 0, dy, 1, 0, 1, rows, kRow, false);
+                if (n > done) k.copy_axis_range(d[i] + done, 1, 0, dy + done, 1, 0, 1, 1, n - done, false);
+                d[i] = nullptr;
+            }
+        if (d[0] || d[1]) kernel(d[0], ma, d[1], mb, dy, inputs[0].data(), inputs[1].data());
     }
 };
 

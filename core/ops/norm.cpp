@@ -59,10 +59,12 @@ struct GroupNormSiluBackward final : Node {
     GroupNormSiluBackward() : Node("group_norm_silu") {}
     GroupNormShape s{};
     Tensor mean, rstd;  // (N, G), saved by the forward
+    bool overwrites_gradient(size_t i) const override { return i == 0; }  // dx (dw, db: parameters)
     void backward(const float* dy, float* const* dx) override {
         kernels_for(inputs[0].device())
             .group_norm_silu_backward(dx[0], dx[1], dx[2], dy, inputs[0].data(), mean.data(), rstd.data(),
-                                      inputs[1].data(), inputs[2].data(), s);
+                                      inputs[1].data(), inputs[2].data(), s,
+                                      is_fresh(0) ? GradWrite::Overwrite : GradWrite::Add);
     }
 };
 

@@ -105,13 +105,14 @@ struct ConcatBackward final : Node {
     ConcatBackward() : Node("concat") {}
     int64_t outer = 0, inner = 0, total = 0;  // total = y's size along the axis
     std::vector<int64_t> sizes;               // each input's size along the axis
+    bool overwrites_gradient(size_t) const override { return true; }
     void backward(const float* dy, float* const* dx) override {
         int64_t start = 0;
         for (size_t i = 0; i < inputs.size(); ++i) {
-            // dx_i += dy[:, start : start + size_i, :]
+            // dx_i += dy[:, start : start + size_i, :]  (= when dx_i is fresh)
             if (dx[i])
                 kernels_for(inputs[i].device())
-                    .copy_axis_range(dx[i], sizes[i], 0, dy, total, start, sizes[i], outer, inner, true);
+                    .copy_axis_range(dx[i], sizes[i], 0, dy, total, start, sizes[i], outer, inner, !is_fresh(i));
             start += sizes[i];
         }
     }

@@ -321,7 +321,7 @@ TEST_CASE("im2col and col2im index math with the reference GEMM reproduces the r
         }
         std::vector<float> y_ref(d.y.size()), dx_ref(d.dx.size(), 0.0f);
         reference_kernels().conv2d_forward(y_ref.data(), d.x.data(), d.w.data(), d.b.data(), s);
-        reference_kernels().conv2d_backward(dx_ref.data(), nullptr, nullptr, d.dy.data(), d.x.data(), d.w.data(), s);
+        reference_kernels().conv2d_backward(dx_ref.data(), nullptr, nullptr, d.dy.data(), d.x.data(), d.w.data(), s, GradWrite::Add);
         auto my = test::compare(y.data(), y_ref.data(), (int64_t)y.size(), 1e-6 * K, 1e-5);
         auto mdx = test::compare(dx.data(), dx_ref.data(), (int64_t)dx.size(), 1e-6 * s.Cout * s.KH * s.KW, 1e-5);
         INFO(describe(s) << " y: " << my.first << " dx: " << mdx.first);
@@ -397,10 +397,10 @@ TEST_CASE("CUDA conv2d forward and backward match the reference conv" * fw::test
         ConvData ref = conv_inputs(s, 3);
         DeviceBuffer x(ref.x), w(ref.w), b(ref.b), dy(ref.dy), y(ref.y), dx(ref.dx), dw(ref.dw), db(ref.db);
         cuda::conv2d_forward(y.p, x.p, w.p, b.p, s);
-        cuda::conv2d_backward(dx.p, dw.p, db.p, dy.p, x.p, w.p, s);
+        cuda::conv2d_backward(dx.p, dw.p, db.p, dy.p, x.p, w.p, s, GradWrite::Add);
         reference_kernels().conv2d_forward(ref.y.data(), ref.x.data(), ref.w.data(), ref.b.data(), s);
         reference_kernels().conv2d_backward(ref.dx.data(), ref.dw.data(), ref.db.data(), ref.dy.data(), ref.x.data(),
-                                            ref.w.data(), s);
+                                            ref.w.data(), s, GradWrite::Add);
         const std::vector<float> gy = y.download(), gdx = dx.download(), gdw = dw.download(), gdb = db.download();
         const double Ly = s.Cin * s.KH * s.KW, Ldx = s.Cout * s.KH * s.KW, Ldw = s.N * s.OH * s.OW;
         auto my = test::compare(gy.data(), ref.y.data(), (int64_t)gy.size(), 1e-6 * Ly, 1e-5);
@@ -421,12 +421,12 @@ TEST_CASE("CUDA conv2d backward with null gradients computes only the others" * 
     const ConvData ref0 = conv_inputs(s, 4);
     ConvData ref = ref0;
     reference_kernels().conv2d_backward(ref.dx.data(), ref.dw.data(), ref.db.data(), ref.dy.data(), ref.x.data(),
-                                        ref.w.data(), s);
+                                        ref.w.data(), s, GradWrite::Add);
     DeviceBuffer x(ref0.x), w(ref0.w), dy(ref0.dy);
     for (int which = 0; which < 3; ++which) {  // only dx, only dw, only db
         DeviceBuffer dx(ref0.dx), dw(ref0.dw), db(ref0.db);
         cuda::conv2d_backward(which == 0 ? dx.p : nullptr, which == 1 ? dw.p : nullptr, which == 2 ? db.p : nullptr,
-                              dy.p, x.p, w.p, s);
+                              dy.p, x.p, w.p, s, GradWrite::Add);
         const std::vector<float>& want = which == 0 ? ref.dx : which == 1 ? ref.dw : ref.db;
         const std::vector<float> got = (which == 0 ? dx : which == 1 ? dw : db).download();
         const double L = which == 0 ? s.Cout * s.KH * s.KW : s.N * s.OH * s.OW;

@@ -10,6 +10,8 @@
 //   dw[o,c,p,q]   += dy[n,o,i,j] * x[n,c,ih,iw]
 //   db[o]         += dy[n,o,i,j]
 // Written as one loop nest over the forward's terms, so forward and backward visibly match.
+#include <algorithm>
+
 #include "core/kernels/ref/ref.h"
 
 namespace fw::ref {
@@ -35,7 +37,8 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* b, co
 }
 
 void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
-                     const ConvShape& s) {
+                     const ConvShape& s, GradWrite dx_write) {
+    if (dx && dx_write == GradWrite::Overwrite) std::fill(dx, dx + s.N * s.Cin * s.H * s.W, 0.0f);  // then add
     for (int64_t n = 0; n < s.N; ++n)
         for (int64_t o = 0; o < s.Cout; ++o)
             for (int64_t i = 0; i < s.OH; ++i)

@@ -14,6 +14,7 @@
 // (the last line is d/dx of xhat with mu and rstd depending on x; it is what makes the gradient
 // orthogonal to "shift all x of the group" and "scale all x of the group").
 // Statistics are accumulated in double: var = E[(x-mu)^2] over up to ~50,000 floats.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -87,8 +88,10 @@ void group_norm_silu_forward(float* y, float* mean, float* rstd, const float* x,
 }
 
 void group_norm_silu_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* mean,
-                              const float* rstd, const float* w, const float* b, const GroupNormShape& s) {
+                              const float* rstd, const float* w, const float* b, const GroupNormShape& s,
+                              GradWrite dx_write) {
     const int64_t cpg = s.C / s.G, n = s.N * s.C * s.HW;
+    if (dx && dx_write == GradWrite::Overwrite) std::fill(dx, dx + n, 0.0f);  // then add
     std::vector<float> z(n), gz(n, 0.0f);
     for (int64_t i = 0; i < s.N; ++i)
         for (int64_t c = 0; c < s.C; ++c) {

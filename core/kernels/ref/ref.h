@@ -59,7 +59,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const flo
 // conv_ref.cpp
 void conv2d_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s);
 void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
-                     const ConvShape& s);
+                     const ConvShape& s, GradWrite dx_write);
 
 // winograd_ref.cpp: the Winograd algorithm of the fast 3x3 convs (simd/winograd_simd.inc,
 // winograd_dw_simd.inc), one tile at a time, for reading; not in the kernel table. 3x3, stride 1,
@@ -69,7 +69,7 @@ void winograd_conv2d_forward(float* y, const float* x, const float* w, const flo
 void winograd_conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvShape& s);
 void winograd_conv2d_backward_weights(float* dw, const float* dy, const float* x, const ConvShape& s);
 void winograd_conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
-                              const ConvShape& s);
+                              const ConvShape& s, GradWrite dx_write);
 
 // norm_ref.cpp
 void group_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* w, const float* b,
@@ -79,7 +79,8 @@ void group_norm_backward(float* dx, float* dw, float* db, const float* dy, const
 void group_norm_silu_forward(float* y, float* mean, float* rstd, const float* x, const float* w, const float* b,
                              const GroupNormShape& s);
 void group_norm_silu_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* mean,
-                              const float* rstd, const float* w, const float* b, const GroupNormShape& s);
+                              const float* rstd, const float* w, const float* b, const GroupNormShape& s,
+                              GradWrite dx_write);
 
 // layout_ref.cpp
 void copy_axis_range(float* dst, int64_t dst_axis, int64_t dst_start, const float* src, int64_t src_axis,

@@ -37,6 +37,7 @@
 // tiles. Inputs outside the image are 0; outputs outside it are computed and thrown away (forward,
 // dX), or have dy = 0 (dW), so every H, W works, a 1x1 image included (one tile).
 // Arithmetic in float, products summed over channels and tiles in plain loop order.
+#include <algorithm>
 #include <vector>
 
 #include "core/error.h"
@@ -223,11 +224,13 @@ void winograd_conv2d_backward_weights(float* dw, const float* dy, const float* x
         }
 }
 
-// The backward with conv2d_backward's signature: each gradient ACCUMULATES, null = not needed.
+// The backward with conv2d_backward's signature: each gradient ACCUMULATES (dx is zeroed first
+// for GradWrite::Overwrite), null = not needed.
 // db[o] += sum_{n,i,j} dy[n, o, i, j] is no Winograd (as in conv_ref.cpp).
 void winograd_conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
-                              const ConvShape& s) {
+                              const ConvShape& s, GradWrite dx_write) {
     check_shape("backward", s);
+    if (dx && dx_write == GradWrite::Overwrite) std::fill(dx, dx + s.N * s.Cin * s.H * s.W, 0.0f);
     if (db)
         for (int64_t n = 0; n < s.N; ++n)
             for (int64_t o = 0; o < s.Cout; ++o)

@@ -111,6 +111,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
         }
         std::vector<float*> dx(node.inputs.size(), nullptr);
         node.fresh_ = 0;
+        size_t passed = node.inputs.size();  // the input whose gradient became dy's buffer, if any
         for (size_t i = 0; i < node.inputs.size(); ++i) {
             TensorImpl* in = node.inputs[i].impl();
             if (!in->requires_grad) continue;
@@ -119,11 +120,18 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
             } else {
                 Tensor& g = grads[in];
                 if (!g.defined()) {
-                    // the first gradient for `in`: backward writes it whole, or adds to zeros
-                    // (zeros also when `in` is another input of this node too: x + x)
-                    bool fresh = i < 64 && node.overwrites_gradient(i);
-                    for (size_t j = 0; fresh && j < node.inputs.size(); ++j)
-                        fresh = j == i || node.inputs[j].impl() != in;
+                    // the first gradient for `in`; `alone`: `in` is no other input of this node (x + x)
+                    bool alone = true;
+                    for (size_t j = 0; alone && j < node.inputs.size(); ++j) alone = j == i || node.inputs[j].impl() != in;
+                    // dy itself, when backward would copy it and nothing else holds dy's buffer
+                    if (alone && passed == node.inputs.size() && node.passes_gradient(i) && dy.impl_ptr().use_count() == 1 &&
+                        dy.impl()->storage.use_count() == 1 && dy.shape() == in->shape) {
+                        g = dy;
+                        passed = i;
+                        continue;  // dx[i] stays null: nothing for backward to add
+                    }
+                    // else backward writes it whole, or adds to zeros
+                    const bool fresh = alone && i < 64 && node.overwrites_gradient(i);
                     g = fresh ? Tensor::empty(in->shape, in->storage->device())
                               : Tensor::zeros(in->shape, in->storage->device());
                     if (fresh) node.fresh_ |= uint64_t(1) << i;
@@ -136,7 +144,8 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
         if (!watch) continue;
         for (size_t i = 0; i < node.inputs.size(); ++i) {
             TensorImpl* in = node.inputs[i].impl();
-            if (dx[i] == nullptr) watch->gradient_out(node.inputs[i], false);
+            if (i == passed) watch->gradient_out(grads[in], true);
+            else if (dx[i] == nullptr) watch->gradient_out(node.inputs[i], false);
             else if (!in->grad_fn) watch->gradient_out(Tensor(in->grad), true);
             else watch->gradient_out(grads[in], true);
         }

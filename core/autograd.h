@@ -51,6 +51,10 @@ struct Node {
     // (239 MB a UNet-S training step at batch 64). A later consumer of the same input (the
     // "diamond") gets the buffer as it is then, to add into, with is_fresh false.
     virtual bool overwrites_gradient(size_t i) const { (void)i; return false; }
+    // Whether the gradient of input i is exactly dy (an input of the output's own shape, passed
+    // through: add). Then, when input i has no gradient yet, run_backward makes dy's own buffer that
+    // gradient (nothing copied) and hands backward() dx[i] = nullptr; at most one input per call.
+    virtual bool passes_gradient(size_t i) const { (void)i; return false; }
     bool is_fresh(size_t i) const { return i < 64 && (fresh_ >> i & 1u); }
 
     const char* name;

@@ -32,10 +32,12 @@ TEST_CASE("a value used twice (diamond graph) gets the sum of both gradients") {
 }
 
 // Ops that WRITE a new gradient buffer instead of adding into zeros (Node::overwrites_gradient:
-// conv2d's dx, group_norm_silu's dx, concat, add of same-shaped inputs), in every order: `a` is
-// used by group_norm_silu, add and concat (its buffer is first written by concat, then added to
-// by add and group_norm_silu), cat by both sides of one add (never written: a buffer an op adds
-// to twice), h and c are written by conv2d and add. Checked against finite differences.
+// conv2d's dx, group_norm_silu's dx, concat, add of same-shaped inputs) or pass dy's own buffer
+// on (Node::passes_gradient: add), in every order: `a` is used by group_norm_silu, add and concat
+// (its buffer is first written by concat, then added to by add and group_norm_silu); cat by both
+// sides of one add (never written or passed: a buffer an op adds to twice); u's add passes its dy
+// on as s's gradient and writes a copy as c's, which s's add then adds to; h is written by
+// conv2d. Checked against finite differences.
 TEST_CASE("gradients written into new buffers (no zero fill) equal the added ones") {
     Generator gen(21);
     Tensor x = rand_uniform({2, 4, 5, 5}, gen, -1.0f, 1.0f).set_requires_grad(true);
@@ -47,7 +49,8 @@ TEST_CASE("gradients written into new buffers (no zero fill) equal the added one
         Tensor h = group_norm_silu(a, 2, gw, gb);
         Tensor c = conv2d(h, in[1], b, 1, 1);
         Tensor s = c + a;
-        Tensor cat = concat({s, a}, 1);
+        Tensor u = s + c;
+        Tensor cat = concat({u, a}, 1);
         return cat + cat;
     };
     const fw::test::GradCheckResult r = fw::test::gradcheck(f, {x, w}, /*seed=*/5);

@@ -124,7 +124,8 @@ Tensor pow(const Tensor& x, float p) {
 
 // ---------------------------------------------------------------------------------------------
 // Tensor-tensor with broadcasting: y has the broadcast shape; ma, mb map y's index to a's, b's.
-// add: an input of y's own shape has the gradient dy itself, so a fresh one is a copy of dy.
+// add: an input of y's own shape has the gradient dy itself: run_backward passes dy's buffer on
+// for one such input (Node::passes_gradient), and a fresh one is a copy of dy.
 struct BinaryBackward final : Node {
     BinaryBackward(const char* op, BinaryBwd kernel_) : Node(op), kernel(kernel_) {}
     BinaryBwd kernel;
@@ -132,6 +133,7 @@ struct BinaryBackward final : Node {
     bool overwrites_gradient(size_t i) const override {
         return std::strcmp(name, "add") == 0 && (i == 0 ? ma : mb).identity;
     }
+    bool passes_gradient(size_t i) const override { return overwrites_gradient(i); }
     void backward(const float* dy, float* const* dx) override {
         float* d[2] = {dx[0], dx[1]};
         for (int i = 0; i < 2; ++i)

@@ -75,12 +75,16 @@ void finish(benchmark::State& state, double flops) {
     state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// Ours: the kernel table of one CPU path, on NCHW buffers.
+// Ours: the kernel table of one CPU path, on NCHW buffers allocated as a Tensor's storage is
+// (64-byte aligned). The backward writes dx (GradWrite::Overwrite, as a training step does for a
+// gradient buffer it starts, and as oneDNN's backward_data does) and adds to dw, db.
 void run_ours(benchmark::State& state, const Layer& l, CpuPath path, Pass pass, int threads) {
     const ConvShape s = conv_shape(l);
-    std::vector<float> x = random_floats(s.N * s.Cin * s.H * s.W, 1), w = random_floats(s.Cout * s.Cin * s.KH * s.KW, 2),
-                       b = random_floats(s.Cout, 3), dy = random_floats(s.N * s.Cout * s.OH * s.OW, 4);
-    std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
+    Generator g(1);
+    const Tensor x = rand_uniform({s.N, s.Cin, s.H, s.W}, g, -1, 1), w = rand_uniform({s.Cout, s.Cin, s.KH, s.KW}, g, -1, 1),
+                 b = rand_uniform({s.Cout}, g, -1, 1), dy = rand_uniform({s.N, s.Cout, s.OH, s.OW}, g, -1, 1);
+    Tensor y = Tensor::empty(dy.shape()), dx = Tensor::empty(x.shape()), dw = Tensor::zeros(w.shape()),
+           db = Tensor::zeros(b.shape());
     const Kernels& k = cpu_kernels(path);
     set_threads(threads);
     for (auto _ : state) {
@@ -88,7 +92,7 @@ void run_ours(benchmark::State& state, const Layer& l, CpuPath path, Pass pass, 
             k.conv2d_forward(y.data(), x.data(), w.data(), b.data(), s);
             benchmark::DoNotOptimize(y.data());
         } else {
-            k.conv2d_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), s, GradWrite::Add);  // accumulates
+            k.conv2d_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), s, GradWrite::Overwrite);
             benchmark::DoNotOptimize(dx.data());
             benchmark::DoNotOptimize(dw.data());
         }

@@ -42,6 +42,10 @@ inline Vec vload_merge(Vec v, const float* p, VMask m) {  // off lanes: v
     return _mm256_blendv_ps(v, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
 }
 inline void vstore_masked(float* p, Vec v, VMask m) { _mm256_maskstore_ps(p, m, v); }  // off lanes untouched
+// A whole-vector store that bypasses the caches (p 32-byte aligned): no read of the line first.
+// Weakly ordered: vstream_fence() before another thread may read what was streamed.
+inline void vstream(float* p, Vec v) { _mm256_stream_ps(p, v); }
+inline void vstream_fence() { _mm_sfence(); }
 inline VMask vmask_bits(unsigned bits) {  // lane l on where bit l is set
     const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), bit), bit);

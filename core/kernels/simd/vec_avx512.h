@@ -44,6 +44,10 @@ inline VMask vmask_gt0(Vec m) { return _mm512_cmp_ps_mask(m, _mm512_setzero_ps()
 inline Vec vload_masked(const float* p, VMask m) { return _mm512_maskz_loadu_ps(m, p); }
 inline Vec vload_merge(Vec v, const float* p, VMask m) { return _mm512_mask_loadu_ps(v, m, p); }  // off lanes: v
 inline void vstore_masked(float* p, Vec v, VMask m) { _mm512_mask_storeu_ps(p, m, v); }  // off lanes untouched
+// A whole-vector store that bypasses the caches (p 64-byte aligned): no read of the line first.
+// Weakly ordered: vstream_fence() before another thread may read what was streamed.
+inline void vstream(float* p, Vec v) { _mm512_stream_ps(p, v); }
+inline void vstream_fence() { _mm_sfence(); }
 inline VMask vmask_bits(unsigned bits) { return (VMask)bits; }  // lane l on where bit l is set
 
 // Lanes of a pair of vectors (a = lanes 0..15, b = 16..31 of a 32-float row) taken apart or put

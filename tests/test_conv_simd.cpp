@@ -43,8 +43,10 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // chunks, so a partial sum takes several). Stride 2 (3x3 pad 1: the phase-plane path) on 5 x 5,
 // 9 x 37 and 7 x 9 (odd sizes: the odd planes' last row / column lie outside x; rows of 19, longer
 // than a vector on AVX2), 14 x 14 (UNet-like), 40 x 36 on 10 images (P = 360: the large-image
-// dW path, two chunks), and 40 channels of 28 x 28 on 5 images (the forward's phase planes of 3
-// images fill a task: the forward and dX in groups of 3 and 2). The im2col path: a 1x1 at stride 2 and a 5x5 same conv (more taps than the
+// dW path, two chunks), 40 channels of 28 x 28 on 5 images (the forward's phase planes of 3
+// images fill a task: the forward and dX in groups of 3 and 2; dW: 8 channel groups of which 3 are
+// past the last channel), and 28 x 28 on 10 images, 27 x 27 on 9 (the dW's tasks split their own
+// planes: two chunks of 8 images and 2, or 1, and channel groups of 4 and 2, or 4 and 1). The im2col path: a 1x1 at stride 2 and a 5x5 same conv (more taps than the
 // implicit GEMM takes). The direct forward and dW of 3x3 same convs of one input channel
 // (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on AVX-512,
 // five on AVX2, a tail of 5; outputs not a multiple of the 8 or 4 channels the forward sums at
@@ -67,7 +69,8 @@ const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5
                              make(2, 1, 28, 28, 32, 3, 3, 1, 1), make(10, 1, 9, 37, 13, 3, 3, 1, 1),
                              make(2, 1, 5, 17, 3, 3, 3, 1, 1),   make(3, 32, 28, 28, 1, 3, 3, 1, 1),
                              make(2, 5, 9, 37, 1, 3, 3, 1, 1),   make(2, 3, 1, 1, 1, 3, 3, 1, 1),
-                             make(5, 40, 28, 28, 3, 3, 3, 2, 1)};
+                             make(5, 40, 28, 28, 3, 3, 3, 2, 1), make(10, 6, 28, 28, 5, 3, 3, 2, 1),
+                             make(9, 5, 27, 27, 4, 3, 3, 2, 1)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);

@@ -94,14 +94,16 @@ TEST_CASE("SIMD GEMM is bitwise identical for 1 and 2 threads") {
     const int before = num_threads();
     const std::vector<CpuPath> paths = fw::test::simd_paths_under_test(/*with_scalar=*/true);
     for (int64_t M : {131, 56})  // the 12 x 32 and (AVX-512) the 8 x 48 tile
+    for (bool tb : {true, false})    // B packed first, or by the packing micro-kernel
     for (CpuPath path : paths) {
         std::vector<float> A = random_vec(M * K, g), B = random_vec(K * N, g);
         std::vector<float> C1(M * N), C2(M * N);
+        const int64_t ldb = tb ? K : N;
         set_num_threads(1);
-        cpu_kernels(path).gemm(false, true, M, N, K, A.data(), K, B.data(), K, 0.0f, C1.data(), N);
+        cpu_kernels(path).gemm(false, tb, M, N, K, A.data(), K, B.data(), ldb, 0.0f, C1.data(), N);
         set_num_threads(2);
-        cpu_kernels(path).gemm(false, true, M, N, K, A.data(), K, B.data(), K, 0.0f, C2.data(), N);
-        INFO(cpu_path_name(path) << " M=" << M);
+        cpu_kernels(path).gemm(false, tb, M, N, K, A.data(), K, B.data(), ldb, 0.0f, C2.data(), N);
+        INFO(cpu_path_name(path) << " M=" << M << " tb=" << tb);
         CHECK(std::memcmp(C1.data(), C2.data(), sizeof(float) * M * N) == 0);
     }
     set_num_threads(before);

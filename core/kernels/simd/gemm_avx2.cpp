@@ -24,8 +24,12 @@ namespace fw::avx2 {
 #include "core/kernels/simd/gemm_blocked.inc"
 
 // kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
-template <bool kAccumulate>
-static void microkernel_6x16(int64_t K, const float* A, const float* B, float* C, int64_t ldc, const PrefetchRows& pf) {
+// kPack: B's rows are read from the source matrix (row k at Bsrc + k ldb) and written to the
+// packed panel B as they are used (the packing micro-kernel of gemm_blocked.h); else B is
+// read packed.
+template <bool kAccumulate, bool kPack>
+static void microkernel_6x16_impl(int64_t K, const float* A, const float* Bsrc, int64_t ldb, float* B, float* C,
+                                  int64_t ldc, const PrefetchRows& pf) {
     __m256 c[6][2];
 #pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) {
@@ -39,8 +43,16 @@ static void microkernel_6x16(int64_t K, const float* A, const float* B, float* C
             _mm_prefetch(reinterpret_cast<const char*>(pf_row + 16 * pf_line), _MM_HINT_T0);
             if (++pf_line == pf.lines) pf_line = 0, pf_row += pf.stride;
         }
-        const __m256 b0 = _mm256_load_ps(B + 16 * k);
-        const __m256 b1 = _mm256_load_ps(B + 16 * k + 8);
+        __m256 b0, b1;
+        if (kPack) {  // row k of the source, copied into the panel on the way
+            b0 = _mm256_loadu_ps(Bsrc + k * ldb);
+            b1 = _mm256_loadu_ps(Bsrc + k * ldb + 8);
+            _mm256_store_ps(B + 16 * k, b0);
+            _mm256_store_ps(B + 16 * k + 8, b1);
+        } else {
+            b0 = _mm256_load_ps(B + 16 * k);
+            b1 = _mm256_load_ps(B + 16 * k + 8);
+        }
 #pragma GCC unroll 6
         for (int i = 0; i < 6; ++i) {
             const __m256 a = _mm256_broadcast_ss(A + 6 * k + i);
@@ -53,6 +65,17 @@ static void microkernel_6x16(int64_t K, const float* A, const float* B, float* C
         _mm256_storeu_ps(C + i * ldc, c[i][0]);
         _mm256_storeu_ps(C + i * ldc + 8, c[i][1]);
     }
+}
+
+template <bool kAccumulate>
+static void microkernel_6x16(int64_t K, const float* A, const float* B, float* C, int64_t ldc, const PrefetchRows& pf) {
+    microkernel_6x16_impl<kAccumulate, false>(K, A, nullptr, 0, const_cast<float*>(B), C, ldc, pf);
+}
+
+template <bool kAccumulate>
+static void microkernel_6x16_pack(int64_t K, const float* A, const float* Bsrc, int64_t ldb, float* B, float* C,
+                                  int64_t ldc, const PrefetchRows& pf) {
+    microkernel_6x16_impl<kAccumulate, true>(K, A, Bsrc, ldb, B, C, ldc, pf);
 }
 
 // Edge tiles (mr <= 6 rows, nr <= 16 columns of C are real): the same loop, with the C loads
@@ -86,7 +109,7 @@ static void microkernel_6x16_edge(int64_t K, const float* A, const float* B, flo
 
 // KC = 256: a 256 x 16 B panel is 16 KiB (L1); MC = 144: a 144 x 256 A block is 144 KiB (L2).
 static const GemmBlocking kBlocking = {6, 16, 256, 144, microkernel_6x16<true>, microkernel_6x16_edge,
-                                       microkernel_6x16<false>};
+                                       microkernel_6x16<false>, microkernel_6x16_pack<true>, microkernel_6x16_pack<false>};
 
 const GemmBlocking& gemm_blocking() { return kBlocking; }
 

@@ -30,8 +30,12 @@ namespace fw::avx512 {
 #include "core/kernels/simd/gemm_blocked.inc"
 
 // kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
-template <bool kAccumulate>
-static void microkernel_12x32(int64_t K, const float* A, const float* B, float* C, int64_t ldc, const PrefetchRows& pf) {
+// kPack: B's rows are read from the source matrix (row k at Bsrc + k ldb) and written to the
+// packed panel B as they are used (the packing micro-kernel of gemm_blocked.h); else B is
+// read packed.
+template <bool kAccumulate, bool kPack>
+static void microkernel_12x32_impl(int64_t K, const float* A, const float* Bsrc, int64_t ldb, float* B, float* C,
+                                   int64_t ldc, const PrefetchRows& pf) {
     __m512 c[12][2];
 #pragma GCC unroll 12
     for (int i = 0; i < 12; ++i) {
@@ -45,8 +49,16 @@ static void microkernel_12x32(int64_t K, const float* A, const float* B, float* 
             _mm_prefetch(reinterpret_cast<const char*>(pf_row + 16 * pf_line), _MM_HINT_T0);
             if (++pf_line == pf.lines) pf_line = 0, pf_row += pf.stride;
         }
-        const __m512 b0 = _mm512_load_ps(B + 32 * k);
-        const __m512 b1 = _mm512_load_ps(B + 32 * k + 16);
+        __m512 b0, b1;
+        if (kPack) {  // row k of the source, copied into the panel on the way
+            b0 = _mm512_loadu_ps(Bsrc + k * ldb);
+            b1 = _mm512_loadu_ps(Bsrc + k * ldb + 16);
+            _mm512_store_ps(B + 32 * k, b0);
+            _mm512_store_ps(B + 32 * k + 16, b1);
+        } else {
+            b0 = _mm512_load_ps(B + 32 * k);
+            b1 = _mm512_load_ps(B + 32 * k + 16);
+        }
 #pragma GCC unroll 12
         for (int i = 0; i < 12; ++i) {
             const __m512 a = _mm512_set1_ps(A[12 * k + i]);
@@ -59,6 +71,17 @@ static void microkernel_12x32(int64_t K, const float* A, const float* B, float* 
         _mm512_storeu_ps(C + i * ldc, c[i][0]);
         _mm512_storeu_ps(C + i * ldc + 16, c[i][1]);
     }
+}
+
+template <bool kAccumulate>
+static void microkernel_12x32(int64_t K, const float* A, const float* B, float* C, int64_t ldc, const PrefetchRows& pf) {
+    microkernel_12x32_impl<kAccumulate, false>(K, A, nullptr, 0, const_cast<float*>(B), C, ldc, pf);
+}
+
+template <bool kAccumulate>
+static void microkernel_12x32_pack(int64_t K, const float* A, const float* Bsrc, int64_t ldb, float* B, float* C,
+                                   int64_t ldc, const PrefetchRows& pf) {
+    microkernel_12x32_impl<kAccumulate, true>(K, A, Bsrc, ldb, B, C, ldc, pf);
 }
 
 // Edge tiles (mr <= 12 rows, nr <= 32 columns of C are real): the same loop, with the C loads
@@ -95,7 +118,8 @@ static void microkernel_12x32_edge(int64_t K, const float* A, const float* B, fl
 // from L2, which at 2 loads per 24 FMAs costs nothing. MC = 192: a 192 x 1024 A block is
 // 768 KiB (L2, 1 MiB).
 static const GemmBlocking kBlocking = {12, 32, 1024, 192, microkernel_12x32<true>, microkernel_12x32_edge,
-                                       microkernel_12x32<false>};
+                                       microkernel_12x32<false>, microkernel_12x32_pack<true>,
+                                       microkernel_12x32_pack<false>};
 
 const GemmBlocking& gemm_blocking() { return kBlocking; }
 
@@ -109,8 +133,12 @@ const GemmBlocking& gemm_blocking() { return kBlocking; }
 //   a            (1 register)    A[i, k] broadcast to all 16 lanes
 // The conv driver pads its tile buffer to whole 8 x 48 tiles, so there is no edge twin.
 // kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
-template <bool kAccumulate>
-static void microkernel_8x48(int64_t K, const float* A, const float* B, float* C, int64_t ldc, const PrefetchRows& pf) {
+// kPack: B's rows are read from the source matrix (row k at Bsrc + k ldb) and written to the
+// packed panel B as they are used (the packing micro-kernel of gemm_blocked.h); else B is
+// read packed.
+template <bool kAccumulate, bool kPack>
+static void microkernel_8x48_impl(int64_t K, const float* A, const float* Bsrc, int64_t ldb, float* B, float* C,
+                                  int64_t ldc, const PrefetchRows& pf) {
     __m512 c[8][3];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
@@ -125,9 +153,19 @@ static void microkernel_8x48(int64_t K, const float* A, const float* B, float* C
             _mm_prefetch(reinterpret_cast<const char*>(pf_row + 16 * pf_line), _MM_HINT_T0);
             if (++pf_line == pf.lines) pf_line = 0, pf_row += pf.stride;
         }
-        const __m512 b0 = _mm512_load_ps(B + 48 * k);
-        const __m512 b1 = _mm512_load_ps(B + 48 * k + 16);
-        const __m512 b2 = _mm512_load_ps(B + 48 * k + 32);
+        __m512 b0, b1, b2;
+        if (kPack) {  // row k of the source, copied into the panel on the way
+            b0 = _mm512_loadu_ps(Bsrc + k * ldb);
+            b1 = _mm512_loadu_ps(Bsrc + k * ldb + 16);
+            b2 = _mm512_loadu_ps(Bsrc + k * ldb + 32);
+            _mm512_store_ps(B + 48 * k, b0);
+            _mm512_store_ps(B + 48 * k + 16, b1);
+            _mm512_store_ps(B + 48 * k + 32, b2);
+        } else {
+            b0 = _mm512_load_ps(B + 48 * k);
+            b1 = _mm512_load_ps(B + 48 * k + 16);
+            b2 = _mm512_load_ps(B + 48 * k + 32);
+        }
 #pragma GCC unroll 8
         for (int i = 0; i < 8; ++i) {
             const __m512 a = _mm512_set1_ps(A[8 * k + i]);
@@ -144,8 +182,20 @@ static void microkernel_8x48(int64_t K, const float* A, const float* B, float* C
     }
 }
 
+template <bool kAccumulate>
+static void microkernel_8x48(int64_t K, const float* A, const float* B, float* C, int64_t ldc, const PrefetchRows& pf) {
+    microkernel_8x48_impl<kAccumulate, false>(K, A, nullptr, 0, const_cast<float*>(B), C, ldc, pf);
+}
+
+template <bool kAccumulate>
+static void microkernel_8x48_pack(int64_t K, const float* A, const float* Bsrc, int64_t ldb, float* B, float* C,
+                                  int64_t ldc, const PrefetchRows& pf) {
+    microkernel_8x48_impl<kAccumulate, true>(K, A, Bsrc, ldb, B, C, ldc, pf);
+}
+
 // KC = 160: a 160 x 48 B slice is 30 KiB (L1, 32 KiB); MC = 192: a 192 x 160 A block is 120 KiB (L2).
-static const GemmBlocking kConvBlocking = {8, 48, 160, 192, microkernel_8x48<true>, nullptr, microkernel_8x48<false>};
+static const GemmBlocking kConvBlocking = {8, 48, 160, 192, microkernel_8x48<true>, nullptr, microkernel_8x48<false>,
+                                           microkernel_8x48_pack<true>, microkernel_8x48_pack<false>};
 
 const GemmBlocking& conv_blocking() { return kConvBlocking; }
 

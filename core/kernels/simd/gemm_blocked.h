@@ -12,6 +12,13 @@
 //         for each panel q of the group, each MR panel p of the A block:
 //           micro-kernel: C tile (MR x NR) += A panel (KC x MR) * B panel (KC x NR)   (registers)
 //
+// When B is stored (K, N) (not transposed) a whole panel's row k is one run of NR floats in the
+// source, and the packing is folded into the first micro-kernel call of each panel: the
+// packing micro-kernel reads row k from B itself, writes it into the panel, and uses it at
+// once; the other A panels then read the packed panel. The loads that wait for memory then
+// overlap the FMAs instead of running in a copy loop of their own (Measurements: the packing
+// micro-kernel). A last, narrower panel is packed by the copy loop.
+//
 // Why this order: the UNet's conv GEMMs have a small M (32 or 64 filters) and a huge N
 // (pixels x batch). Each B panel is then packed once per (pc, ic), used by every A panel while
 // it is hot in L1, and never written back to a big shared buffer.
@@ -39,6 +46,13 @@
 // Measurements (speed; the code comments say what and why, the numbers are here):
 //   - the B-packing wait: the grouped row runs and PrefetchRows together, on the conv shapes,
 //     1 thread: +30-40% (enc0 forward 57 -> 80 GFLOP/s, dec2 78 -> 93).
+//   - the packing micro-kernel (AVX-512, 2-core AMD EPYC, bench_gemm's shapes, alternating
+//     processes of the two builds, GFLOP/s at 1 / 2 threads): enc0 forward 108 -> 144 / 206 ->
+//     267 (oneDNN 142 / 266), enc1 145 -> 167 / 240 -> 295 (oneDNN 180 / 335), dec2 147 -> 168 /
+//     243 -> 283 (oneDNN 186 / 334), square 1024 161 -> 175 / 276 -> 306. Before it, the copy
+//     loop was 40% of enc0 forward's time, almost all of it waiting on B's loads (perf). Tried
+//     and slower: packing the whole group in the first call (one visit per page of B instead of
+//     G), and copying panel q+1 a share per call while computing panel q.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +70,10 @@ constexpr PrefetchRows kNoPrefetch = {nullptr, 0, 1, 0};
 
 // C_tile (MR x NR, row stride ldc) += Apanel (K x MR, k-major) * Bpanel (K x NR, k-major)
 using MicroKernel = void (*)(int64_t K, const float* A, const float* B, float* C, int64_t ldc, const PrefetchRows& pf);
+// The same, with the B panel packed on the way: row k is read from Bsrc + k ldb (the source
+// matrix, not transposed) and written to Bpanel + k NR before its FMAs.
+using PackingKernel = void (*)(int64_t K, const float* A, const float* Bsrc, int64_t ldb, float* Bpanel, float* C,
+                               int64_t ldc, const PrefetchRows& pf);
 // The same for an edge tile: only the first mr rows and nr columns of C are read and written.
 using EdgeKernel = void (*)(int64_t K, const float* A, const float* B, float* C, int64_t ldc, int mr, int nr);
 
@@ -65,6 +83,9 @@ struct GemmBlocking {
     MicroKernel kernel;
     EdgeKernel edge;         // may be null: edge tiles then run the kernel on a padded copy of the tile
     MicroKernel kernel_set;  // C_tile = Apanel Bpanel: C is written, never read (a first K block, beta = 0)
+    // The packing micro-kernel and its kernel_set twin (may be null: B is then always packed by
+    // the copy loop).
+    PackingKernel kernel_pack, kernel_pack_set;
 };
 
 }  // namespace fw

@@ -31,11 +31,14 @@ struct GemmCase {
 // case that takes AVX-512's many-rows path). M = 40 (a multiple of 8, padded by 20% to 12-row
 // tiles) and M = 288 with K = 32 take the AVX-512 8 x 48 tile with its padded edges. N = 3001
 // and 1031 make groups of several column panels (up to 4: the driver packs B for a group at
-// once) with a short last group.
+// once) with a short last group. A long K with a small C is cut into K chunks (at least 64 K
+// blocks): 40 x 100 x 10301 (8 x 48 tiles, KC = 160; AVX2's 6 x 16, KC = 256, does not cut it)
+// and 13 x 45 x 66000 (12 x 32 tiles, KC = 1024; AVX2 cuts it too), chunks of uneven length.
 const GemmCase kCases[] = {{1, 1, 1},   {1, 17, 3},    {7, 1, 5},    {13, 31, 29},  {12, 32, 8},
                            {6, 16, 1},  {37, 67, 300}, {200, 45, 7}, {97, 211, 53}, {250, 40, 520},
                            {40, 100, 170}, {29, 50, 700}, {19, 3001, 37}, {203, 1031, 19},
-                           {13, 45, 1100}, {203, 67, 1031}, {401, 37, 1030}, {288, 101, 32}};
+                           {13, 45, 1100}, {203, 67, 1031}, {401, 37, 1030}, {288, 101, 32},
+                           {40, 100, 10301}, {13, 45, 66000}};
 
 // Sets (or, with nullptr, unsets) an environment variable for one scope, then restores it.
 class EnvGuard {
@@ -90,12 +93,14 @@ TEST_CASE("SIMD GEMM matches the scalar reference for every path, transpose and 
 
 TEST_CASE("SIMD GEMM is bitwise identical for 1 and 2 threads") {
     Generator g(12);
-    const int64_t N = 517, K = 301;  // several tiles, blocks and tails in every direction
     const int before = num_threads();
     const std::vector<CpuPath> paths = fw::test::simd_paths_under_test(/*with_scalar=*/true);
-    for (int64_t M : {131, 56})  // the 12 x 32 and (AVX-512) the 8 x 48 tile
+    // several tiles, blocks and tails in every direction: the 12 x 32 and (AVX-512) the 8 x 48
+    // tile; and a long K cut into chunks (AVX-512 and AVX2)
+    for (const GemmCase& c : {GemmCase{131, 517, 301}, GemmCase{56, 517, 301}, GemmCase{40, 100, 17000}})
     for (bool tb : {true, false})    // B packed first, or by the packing micro-kernel
     for (CpuPath path : paths) {
+        const int64_t M = c.M, N = c.N, K = c.K;
         std::vector<float> A = random_vec(M * K, g), B = random_vec(K * N, g);
         std::vector<float> C1(M * N), C2(M * N);
         const int64_t ldb = tb ? K : N;
@@ -103,7 +108,7 @@ TEST_CASE("SIMD GEMM is bitwise identical for 1 and 2 threads") {
         cpu_kernels(path).gemm(false, tb, M, N, K, A.data(), K, B.data(), ldb, 0.0f, C1.data(), N);
         set_num_threads(2);
         cpu_kernels(path).gemm(false, tb, M, N, K, A.data(), K, B.data(), ldb, 0.0f, C2.data(), N);
-        INFO(cpu_path_name(path) << " M=" << M << " tb=" << tb);
+        INFO(cpu_path_name(path) << " M=" << M << " N=" << N << " K=" << K << " tb=" << tb);
         CHECK(std::memcmp(C1.data(), C2.data(), sizeof(float) * M * N) == 0);
     }
     set_num_threads(before);

@@ -53,7 +53,10 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // once, nor of the dW's 2; two dW chunks of 8 images), 5 x 17 -> 3 (a tail of 1) and the single
 // pixel above. The direct forward of one output channel (out_conv): 32 x 28 x 28 -> 1 (UNet-S: 49
 // vectors, 7 blocks of 7 on AVX-512), 5 x 9 x 37 -> 1 (a last block of fewer vectors, a tail of 13
-// or 5 lanes) and 3 channels of a single pixel.
+// or 5 lanes) and 3 channels of a single pixel. 1x1 convs whose whole panels the packing
+// micro-kernel packs: 170 -> 9 on 12 x 13 (two K blocks on AVX-512, a padded output panel, panels
+// crossing images beside whole ones) and 96 -> 32 on 28 x 28 (UNet-S's dec2 skip: tiles written
+// straight into y).
 const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5, 3, 3, 3, 2, 1),
                              make(3, 5, 4, 4, 7, 1, 1, 1, 0),    make(1, 1, 6, 5, 2, 2, 3, 1, 0),
                              make(1, 1, 1, 1, 1, 3, 3, 1, 1),    make(2, 32, 14, 14, 32, 3, 3, 2, 1),
@@ -70,7 +73,8 @@ const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5
                              make(2, 1, 5, 17, 3, 3, 3, 1, 1),   make(3, 32, 28, 28, 1, 3, 3, 1, 1),
                              make(2, 5, 9, 37, 1, 3, 3, 1, 1),   make(2, 3, 1, 1, 1, 3, 3, 1, 1),
                              make(5, 40, 28, 28, 3, 3, 3, 2, 1), make(10, 6, 28, 28, 5, 3, 3, 2, 1),
-                             make(9, 5, 27, 27, 4, 3, 3, 2, 1)};
+                             make(9, 5, 27, 27, 4, 3, 3, 2, 1),   make(2, 170, 12, 13, 9, 1, 1, 1, 0),
+                             make(2, 96, 28, 28, 32, 1, 1, 1, 0)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);

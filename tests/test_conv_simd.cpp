@@ -39,7 +39,7 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // vector), 3 x 70 (18 tiles per row: longer than a vector on AVX-512 too), 5 x 2 (one tile per
 // row: the most runs per strip) and a single pixel. Winograd dW (F(2x2, 3x3)) needs >= 64 panels
 // of tiles (else the direct dW runs): 16 images of 27 x 25 (odd: half-empty tiles at the bottom
-// and right) and 400 of 7 x 5 (on AVX-512 two rows of tiles per strip vector; more than 16
+// and right) and 700 of 7 x 5 (on AVX-512 two rows of tiles per strip vector; more than 16
 // chunks, so a partial sum takes several). Stride 2 (3x3 pad 1: the phase-plane path) on 5 x 5,
 // 9 x 37 and 7 x 9 (odd sizes: the odd planes' last row / column lie outside x; rows of 19, longer
 // than a vector on AVX2), 14 x 14 (UNet-like), 40 x 36 on 10 images (P = 360: the large-image
@@ -65,7 +65,7 @@ const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5
                              make(3, 24, 12, 13, 24, 3, 3, 1, 1), make(2, 16, 28, 28, 16, 3, 3, 1, 1),
                              make(5, 20, 7, 7, 40, 3, 3, 1, 1),   make(1, 270, 6, 37, 17, 3, 3, 1, 1),
                              make(4, 16, 5, 2, 16, 3, 3, 1, 1),   make(3, 16, 1, 1, 19, 3, 3, 1, 1),
-                             make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(400, 16, 7, 5, 16, 3, 3, 1, 1),
+                             make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(700, 16, 7, 5, 16, 3, 3, 1, 1),
                              make(2, 16, 3, 70, 16, 3, 3, 1, 1), make(2, 3, 9, 37, 5, 3, 3, 2, 1),
                              make(3, 7, 7, 9, 5, 3, 3, 2, 1),    make(10, 5, 40, 36, 6, 3, 3, 2, 1),
                              make(2, 4, 6, 7, 3, 1, 1, 2, 0),    make(2, 3, 7, 6, 4, 5, 5, 1, 2),

@@ -53,7 +53,7 @@ static void transpose_tile(const float* src, int64_t lds, int rows, float* dst, 
 // kAccumulate: C_tile += A B (the tile is loaded first); else C_tile = A B (never read).
 // kPack: B's rows are read from the source matrix (row k at Bsrc + k ldb) and written to the
 // packed panel B as they are used (the packing micro-kernel of gemm_blocked.h); else B is
-// read packed.
+// read packed (and never written: the plain kernels' const B is cast for this one signature).
 template <bool kAccumulate, bool kPack>
 static void microkernel_6x16_impl(int64_t K, const float* A, const float* Bsrc, int64_t ldb, float* B, float* C,
                                   int64_t ldc, const PrefetchRows& pf) {

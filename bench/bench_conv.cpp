@@ -3,7 +3,7 @@
 // Counters: GFLOP/s (2 flops per multiply-add; the forward is N Cout OH OW Cin KH KW multiply-adds,
 // the backward dX + dW twice that; biases not counted). These are the direct sum's FLOPs whatever
 // the algorithm: our Winograd layers (3x3, >= 16 channels) do 4x fewer multiplies in the forward
-// and dX (F(4x4, 3x3)) and 2.25x fewer in dW (F(2x2, 3x3)), so their "GFLOP/s" is the speed of
+// and dX (F(4x4, 3x3)) and in dW (its adjoint), so their "GFLOP/s" is the speed of
 // the same convolution, not of the FMA units, and may pass the peak.
 //
 // Layers (nn/unet.h; N = 64):

@@ -37,10 +37,10 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // half-empty last panel, 40 outputs = two output blocks), 6 x 37 with 270 inputs and 17 outputs
 // (K in two KC blocks on both paths, padded output rows; on AVX2 rows of tiles longer than a
 // vector), 3 x 70 (18 tiles per row: longer than a vector on AVX-512 too), 5 x 2 (one tile per
-// row: the most runs per strip) and a single pixel. Winograd dW (F(2x2, 3x3)) needs >= 64 panels
-// of tiles (else the direct dW runs): 16 images of 27 x 25 (odd: half-empty tiles at the bottom
-// and right) and 700 of 7 x 5 (on AVX-512 two rows of tiles per strip vector; more than 16
-// chunks, so a partial sum takes several). Stride 2 (3x3 pad 1: the phase-plane path) on 5 x 5,
+// row: the most runs per strip) and a single pixel. Winograd dW (F(4x4, 3x3)) needs >= 16 panels
+// of tiles (else the direct dW runs): 16 images of 27 x 25 (odd: part-empty tiles at the bottom
+// and right) and 700 of 7 x 5 (on AVX-512 two rows of tiles per strip vector; 15 chunks, more
+// than the 4 partial sums, so a partial sum takes several). Stride 2 (3x3 pad 1: the phase-plane path) on 5 x 5,
 // 9 x 37 and 7 x 9 (odd sizes: the odd planes' last row / column lie outside x; rows of 19, longer
 // than a vector on AVX2), 14 x 14 (UNet-like), 40 x 36 on 10 images (P = 360: the large-image
 // dW path, two chunks), 40 channels of 28 x 28 on 5 images (the forward's phase planes of 3

@@ -1,6 +1,6 @@
 // Claims about the scalar reference Winograd conv (core/kernels/ref/winograd_ref.cpp): its
 // forward (F(4x4, 3x3)), dX (F(4x4, 3x3) on the flipped filters) and dW (the adjoint of
-// F(2x2, 3x3)) compute the same convolution as the direct sum of conv_ref.cpp on every image size
+// F(4x4, 3x3)) compute the same convolution as the direct sum of conv_ref.cpp on every image size
 // (1 pixel, primes, non-multiples of the tile), accumulate like every backward kernel, and agree
 // with the SIMD Winograd kernels (core/kernels/simd/winograd_simd.inc, winograd_dw_simd.inc) that
 // run in training.
@@ -24,10 +24,15 @@
 //   direct| is 0.27 of it and the worst |SIMD - winograd_ref| 0.42. A wrong matrix entry, tap or
 //   edge tile is off by O(|y|) ~ sqrt(9 K) / 3, >= 1000x more.
 //   (The worst case, every rounding of one sign, is 2304 K u max|w| max|x|: no test could use it.)
-// dw, adjoint of F(2x2, 3x3): its transforms are adds and halves (|B^T|, |A| row sums 2, |G^T|
-//   2), so the error is the long float sum over N H W pixels / N H W / 4 tiles, as for the direct
-//   dW: 1e-6 L, L = N H W (16.8 u L: a running sum of ~sqrt(L) terms rounds by ~u sqrt(L) per
-//   step), as tests/test_conv_simd.cpp allows; measured at most ~0.9 u L.
+// dw, adjoint of F(4x4, 3x3): 1e-6 L, L = N H W, the direct dW's tolerance (16.8 u L: a running
+//   sum of ~sqrt(L) terms rounds by ~u sqrt(L) per step), as tests/test_conv_simd.cpp allows.
+//   Each tile's 36 products carry the roundings of the transforms, of numbers up to ~100 max|x|
+//   (B^T d B) and ~200 max|dy| (A dy A^T) that G^T's 1/4, 1/6, 1/24 bring back down, as in y;
+//   but here they are summed over the N H W / 16 tiles, one long float sum per entry of S, as the
+//   direct dW sums its N H W products. Measured against a double-precision direct dW (every
+//   shape of these tests and of UNet-S's 3x3 layers, values in [-1, 1]): this file 0.04-0.41 of
+//   1e-6 L (one running sum over all tiles), the SIMD kernels 0.002-0.18, the direct float sum
+//   0.007-0.06: F(4x4) costs ~5x the direct sum's error and still leaves 2.4x of margin.
 // Winograd (this file) vs Winograd (SIMD): the same algorithm in another order of operations,
 //   the two errors independent: the same tolerances (the MESSAGE lines, with -s, print the worst
 //   error in units of its tolerance).
@@ -204,10 +209,11 @@ TEST_CASE("winograd_ref: refuses convs that are not 3x3, stride 1, pad 1") {
 }
 
 // The SIMD conv takes Winograd only for 3x3 same convs with >= 16 channels in and out (forward,
-// dX), and dW only with >= 64 panels of 2 x 2 tiles (conv_simd.inc); each case checks, through
+// dX), and dW only with >= 16 panels of 4 x 4 tiles (winograd_dw_simd.inc); each case checks, through
 // the kernel's note (core/kernels/kernel_note.h), that the SIMD side really ran Winograd.
 // Forward and dX: odd channel counts (17, 19), sizes that are not multiples of 4, a 1-pixel
-// image, a prime-by-prime one. dW: 16 images of 27 x 25 and 200 of 7 x 5 (17 inputs).
+// image, a prime-by-prime one. dW: 16 images of 27 x 25 (one run per strip vector; 19 panels: a
+// last chunk of 3) and 200 of 7 x 5 (17 inputs; two tiles a row: several runs per strip vector).
 TEST_CASE("winograd_ref: forward and dX match the SIMD Winograd F(4x4, 3x3)") {
     for (CpuPath path : test::simd_paths_under_test()) {
         const Kernels& k = cpu_kernels(path);
@@ -243,7 +249,7 @@ TEST_CASE("winograd_ref: forward and dX match the SIMD Winograd F(4x4, 3x3)") {
     }
 }
 
-TEST_CASE("winograd_ref: dW matches the SIMD Winograd dW (adjoint of F(2x2, 3x3))") {
+TEST_CASE("winograd_ref: dW matches the SIMD Winograd dW (adjoint of F(4x4, 3x3))") {
     for (CpuPath path : test::simd_paths_under_test()) {
         const Kernels& k = cpu_kernels(path);
         double worst_dw = 0;
@@ -259,7 +265,7 @@ TEST_CASE("winograd_ref: dW matches the SIMD Winograd dW (adjoint of F(2x2, 3x3)
             worst_dw = std::max(worst_dw, worst(dw_simd, dw_ref, t.dw));
             INFO(cpu_path_name(path) << " N=" << s.N << " Cin=" << s.Cin << " " << s.H << "x" << s.W
                                      << " Cout=" << s.Cout << "; note: " << note << "; dw: " << dw.first);
-            CHECK(note == "dW winograd F(2x2,3x3)");
+            CHECK(note == "dW winograd F(4x4,3x3)");
             CHECK(dw.count == 0);
         }
         MESSAGE(std::string(cpu_path_name(path)) << " vs winograd_ref, worst |error| / tolerance: dw " << worst_dw);

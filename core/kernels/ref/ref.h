@@ -64,7 +64,7 @@ void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const flo
 // winograd_ref.cpp: the Winograd algorithm of the fast 3x3 convs (simd/winograd_simd.inc,
 // winograd_dw_simd.inc), one tile at a time, for reading; not in the kernel table. 3x3, stride 1,
 // pad 1 only. Forward by F(4x4, 3x3) (overwrites y); dX (+=) by F(4x4, 3x3) on the flipped
-// filters; dW (+=) by the adjoint of F(2x2, 3x3); backward: all three, null = not needed.
+// filters; dW (+=) by the adjoint of F(4x4, 3x3); backward: all three, null = not needed.
 void winograd_conv2d_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s);
 void winograd_conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvShape& s);
 void winograd_conv2d_backward_weights(float* dw, const float* dy, const float* x, const ConvShape& s);

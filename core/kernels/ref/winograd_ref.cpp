@@ -26,11 +26,11 @@
 //   swapped (conv_simd.inc, "The backward data pass"):
 //     dx[n,c,i,j] += sum_{o,p,q} dy[n, o, i + p - 1, j + q - 1] w[o, c, 2 - p, 2 - q]
 //   so it is the forward's tile loop with g[p][q] = w[o, c, 2 - p, 2 - q], accumulated.
-// dW: the adjoint of F(2x2, 3x3) (4x4 input tile -> 2x2 output tile), as winograd_dw_simd.inc:
-//   Y = A^T [ (G g G^T) (.) V ] A is linear in g, so for a tile with output gradient dy (2x2)
+// dW: the adjoint of F(4x4, 3x3), as winograd_dw_simd.inc:
+//   Y = A^T [ (G g G^T) (.) V ] A is linear in g, so for a tile with output gradient dy (4x4)
 //     dL/dg = G^T [ (A dy A^T) (.) V ] G
 //   and summed over every tile of every image, the transforms move out of the sum again:
-//     S[o][c] = sum_tiles (A dy_o A^T) (.) V[c]   (4x4),    dw[o, c] += G^T S[o][c] G   (3x3)
+//     S[o][c] = sum_tiles (A dy_o A^T) (.) V[c]   (6x6),    dw[o, c] += G^T S[o][c] G   (3x3)
 //
 // Tiles: tile (ty, tx) of an m x m tiling covers outputs [m ty, m ty + m) x [m tx, m tx + m) and
 // reads inputs [m ty - 1, m ty + m + 1) x [m tx - 1, m tx + m + 1); ceil(H / m) x ceil(W / m)
@@ -65,18 +65,6 @@ const float AT4[4][6] = {{1, 1, 1, 1, 1, 0},  //
                          {0, 1, -1, 2, -2, 0},
                          {0, 1, 1, 4, 4, 0},
                          {0, 1, -1, 8, -8, 1}};
-
-// ---- F(2x2, 3x3) (dW) -------------------------------------------------------------------------
-const float BT2[4][4] = {{1, 0, -1, 0},  //
-                         {0, 1, 1, 0},
-                         {0, -1, 1, 0},
-                         {0, 1, 0, -1}};
-const float G2[4][3] = {{1, 0, 0},  //
-                        {0.5f, 0.5f, 0.5f},
-                        {0.5f, -0.5f, 0.5f},
-                        {0, 0, 1}};
-const float AT2[2][4] = {{1, 1, 1, 0},  //
-                         {0, 1, -1, -1}};
 
 // An R x C matrix, as a value (for the per-filter and per-channel tiles kept in vectors).
 template <int R, int C>
@@ -184,41 +172,41 @@ void winograd_conv2d_backward_data(float* dx, const float* dy, const float* w, c
     winograd_f4_conv(dx, true, dy, w, true, nullptr, s.N, s.Cout, s.H, s.W, s.Cin);
 }
 
-// dw += dL/dw by the adjoint of F(2x2, 3x3):  dw[o, c] += G^T S[o][c] G,
+// dw += dL/dw by the adjoint of F(4x4, 3x3):  dw[o, c] += G^T S[o][c] G,
 // S[o][c] = sum over images n and tiles t of (A dy_{n,o,t} A^T) (.) (B^T d_{n,c,t} B).
 void winograd_conv2d_backward_weights(float* dw, const float* dy, const float* x, const ConvShape& s) {
     check_shape("dW", s);
     const int64_t Cin = s.Cin, Cout = s.Cout, H = s.H, W = s.W;
-    const int64_t TH = (H + 1) / 2, TW = (W + 1) / 2;  // 2x2 output tiles down and across
-    std::vector<Mat<4, 4>> S(Cout * Cin);             // S[o][c] (4x4), from 0
-    std::vector<Mat<4, 4>> V(Cin), DY(Cout);          // of the current tile
+    const int64_t TH = (H + 3) / 4, TW = (W + 3) / 4;  // 4x4 output tiles down and across
+    std::vector<Mat<6, 6>> S(Cout * Cin);             // S[o][c] (6x6), from 0
+    std::vector<Mat<6, 6>> V(Cin), DY(Cout);          // of the current tile
     for (int64_t n = 0; n < s.N; ++n)
         for (int64_t ty = 0; ty < TH; ++ty)
             for (int64_t tx = 0; tx < TW; ++tx) {
-                // V[c] = B^T d_c B,  d_c = x[n, c, 2 ty - 1 .. 2 ty + 2, 2 tx - 1 .. 2 tx + 2]   (4x4)
+                // V[c] = B^T d_c B,  d_c = x[n, c, 4 ty - 1 .. 4 ty + 4, 4 tx - 1 .. 4 tx + 4]   (6x6)
                 for (int64_t c = 0; c < Cin; ++c) {
-                    float d[4][4];
-                    load_patch<4, 4>(d, x + (n * Cin + c) * H * W, H, W, 2 * ty - 1, 2 * tx - 1);
-                    sandwich<4, 4, 4, 4>(V[c].a, BT2, d, BT2);
+                    float d[6][6];
+                    load_patch<6, 6>(d, x + (n * Cin + c) * H * W, H, W, 4 * ty - 1, 4 * tx - 1);
+                    sandwich<6, 6, 6, 6>(V[c].a, BT4, d, BT4);
                 }
-                // DY[o] = A dy_o A^T,  dy_o = dy[n, o, 2 ty .. 2 ty + 1, 2 tx .. 2 tx + 1]   (2x2 -> 4x4;
+                // DY[o] = A dy_o A^T,  dy_o = dy[n, o, 4 ty .. 4 ty + 3, 4 tx .. 4 tx + 3]   (4x4 -> 6x6;
                 // outputs past the image have no gradient: 0)
                 for (int64_t o = 0; o < Cout; ++o) {
-                    float g[2][2];
-                    load_patch<2, 2>(g, dy + (n * Cout + o) * H * W, H, W, 2 * ty, 2 * tx);
-                    sandwich_t<4, 2, 2, 4>(DY[o].a, AT2, g, AT2);
+                    float g[4][4];
+                    load_patch<4, 4>(g, dy + (n * Cout + o) * H * W, H, W, 4 * ty, 4 * tx);
+                    sandwich_t<6, 4, 4, 6>(DY[o].a, AT4, g, AT4);
                 }
                 // S[o][c] += DY[o] (.) V[c]
                 for (int64_t o = 0; o < Cout; ++o)
                     for (int64_t c = 0; c < Cin; ++c)
-                        for (int a = 0; a < 4; ++a)
-                            for (int b = 0; b < 4; ++b) S[o * Cin + c].a[a][b] += DY[o].a[a][b] * V[c].a[a][b];
+                        for (int a = 0; a < 6; ++a)
+                            for (int b = 0; b < 6; ++b) S[o * Cin + c].a[a][b] += DY[o].a[a][b] * V[c].a[a][b];
             }
-    // dw[o, c] += G^T S[o][c] G   (3x3 from 4x4)
+    // dw[o, c] += G^T S[o][c] G   (3x3 from 6x6)
     for (int64_t o = 0; o < Cout; ++o)
         for (int64_t c = 0; c < Cin; ++c) {
             float g[3][3];
-            sandwich_t<3, 4, 4, 3>(g, G2, S[o * Cin + c].a, G2);
+            sandwich_t<3, 6, 6, 3>(g, G4, S[o * Cin + c].a, G4);
             for (int p = 0; p < 3; ++p)
                 for (int q = 0; q < 3; ++q) dw[((o * Cin + c) * 3 + p) * 3 + q] += g[p][q];
         }

@@ -282,7 +282,9 @@ train-quick: deps-test info
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/examples/train_mnist
 	$(BUILD)/examples/train_mnist --data $(DATA_DIR) --out $(if $(filter command line,$(origin OUT)),$(OUT),out/quick) --resume $(QUICK_FLAGS) $(TRAIN_FLAGS)
 
-deps-bench:
+# The bench programs link the framework, so they need make test's packages too (a fresh machine's
+# `make bench` must not depend on an earlier `make test`).
+deps-bench: deps-test
 	@scripts/ensure-packages.sh "make bench: Google Benchmark and the outside references oneDNN, OpenBLAS, PyTorch" $(BENCH_PACKAGES)
 
 # `make bench` = install the references, build the bench programs, run everything, summarize.

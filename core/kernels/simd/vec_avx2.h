@@ -128,6 +128,30 @@ inline Vec vhsum_each(const Vec (&v)[8]) {
     return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));  // lane i <- 4 (i % 2) + i / 2
 }
 
+// r[i][j] <-> r[j][i]: the 8 x 8 tile transposed in registers (32-bit, 64-bit, then 128-bit lanes).
+inline void vtranspose(Vec (&r)[8]) {
+    Vec t[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {  // pairs of rows, interleaved by 32 bits
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; ++i) {  // then by 64 bits: each 128-bit lane holds one column of 4 rows
+        r[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {  // 128-bit lanes of rows 0-3 with 4-7
+        t[i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x20);
+        t[4 + i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x31);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) r[i] = t[i];
+}
+
 // doubles: the group_norm statistics, the Winograd filter transforms
 inline VecD vzerod() { return _mm256_setzero_pd(); }
 inline VecD vset1d(double s) { return _mm256_set1_pd(s); }

@@ -125,6 +125,36 @@ inline Vec vhsum_each(const Vec (&v)[16]) {
     return _mm512_permutexvar_ps(from, r);
 }
 
+// r[i][j] <-> r[j][i]: the 16 x 16 tile transposed in registers. Four rounds of shuffles (32-bit,
+// 64-bit, then twice 128-bit lanes), 64 shuffles for 256 floats.
+inline void vtranspose(Vec (&r)[16]) {
+    Vec t[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {  // pairs of rows, interleaved by 32 bits
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {  // then by 64 bits: each 128-bit lane holds one column of 4 rows
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h)  // 128-bit lanes of rows 0-3 with 4-7 (8-11 with 12-15)
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+            t[8 * h + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0x88);
+            t[8 * h + 4 + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0xdd);
+        }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {  // and of rows 0-7 with 8-15
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    }
+}
+
 // doubles: the group_norm statistics, the Winograd filter transforms
 inline VecD vzerod() { return _mm512_setzero_pd(); }
 inline VecD vset1d(double s) { return _mm512_set1_pd(s); }

@@ -17,35 +17,22 @@
 #include "core/kernels/simd/gemm_blocked.h"
 #include "core/kernels/simd/scratch.h"
 #include "core/kernels/simd/simd.h"
+#include "core/kernels/simd/vec_avx2.h"
 #include "core/parallel.h"
 
 namespace fw::avx2 {
 
 // The packing's transposes (gemm_blocked.inc) in tiles of kTransposeTile x kTransposeTile:
 //   dst[c ldd + r] = src[r lds + c]    for r < rows (<= 8), c < 8
-// Rows r >= rows are not read, and lanes r >= rows of dst not written. Three rounds of shuffles
-// (32-bit, 64-bit, 128-bit lanes) move 64 floats in 24 shuffles.
+// Rows r >= rows are not read, and lanes r >= rows of dst not written (vtranspose: 24 shuffles
+// for 64 floats).
 constexpr int kTransposeTile = 8;
 
 static void transpose_tile(const float* src, int64_t lds, int rows, float* dst, int64_t ldd) {
-    __m256 r[8], t[8];
-    for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(src + i * lds) : _mm256_setzero_ps();
-    for (int i = 0; i < 4; ++i) {  // pairs of rows, interleaved by 32 bits
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; ++i) {  // then by 64 bits: each 128-bit lane holds one column of 4 rows
-        r[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int i = 0; i < 4; ++i) {  // 128-bit lanes of rows 0-3 with 4-7
-        t[i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x20);
-        t[4 + i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x31);
-    }
-    const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    for (int c = 0; c < 8; ++c) _mm256_maskstore_ps(dst + c * ldd, lanes, t[c]);
+    Vec r[8];
+    for (int i = 0; i < 8; ++i) r[i] = i < rows ? vload(src + i * lds) : vzero();
+    vtranspose(r);  // the vector layer's shuffles (vec_avx2.h)
+    for (int c = 0; c < 8; ++c) vstore(dst + c * ldd, r[c], rows);
 }
 
 #include "core/kernels/simd/gemm_blocked.inc"

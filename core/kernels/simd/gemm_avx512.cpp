@@ -23,47 +23,23 @@
 #include "core/kernels/simd/gemm_blocked.h"
 #include "core/kernels/simd/scratch.h"
 #include "core/kernels/simd/simd.h"
+#include "core/kernels/simd/vec_avx512.h"
 #include "core/parallel.h"
 
 namespace fw::avx512 {
 
 // The packing's transposes (gemm_blocked.inc) in tiles of kTransposeTile x kTransposeTile:
 //   dst[c ldd + r] = src[r lds + c]    for r < rows (<= 16), c < 16
-// Rows r >= rows are not read, and lanes r >= rows of dst not written. Four rounds of shuffles
-// (32-bit, 64-bit, then twice 128-bit lanes) move 256 floats in 64 shuffles, where the scalar
-// loop did 256 single stores.
+// Rows r >= rows are not read, and lanes r >= rows of dst not written. vtranspose's 64 shuffles
+// move the 256 floats, where the scalar loop did 256 single stores.
 constexpr int kTransposeTile = 16;
 
-// GCC 12 warns that the shuffles' own _mm512_undefined_ps() "is used uninitialized" (GCC bug
-// 105593, fixed in GCC 13): a false alarm about the intrinsics' headers, silenced here only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
 static void transpose_tile(const float* src, int64_t lds, int rows, float* dst, int64_t ldd) {
-    __m512 r[16], t[16];
-    for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + i * lds) : _mm512_setzero_ps();
-    for (int i = 0; i < 8; ++i) {  // pairs of rows, interleaved by 32 bits
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; ++i) {  // then by 64 bits: each 128-bit lane holds one column of 4 rows
-        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int h = 0; h < 2; ++h)  // 128-bit lanes of rows 0-3 with 4-7 (8-11 with 12-15)
-        for (int i = 0; i < 4; ++i) {
-            t[8 * h + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0x88);
-            t[8 * h + 4 + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0xdd);
-        }
-    for (int i = 0; i < 8; ++i) {  // and of rows 0-7 with 8-15
-        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
-    }
-    const __mmask16 lanes = (__mmask16)((1u << rows) - 1u);
-    for (int c = 0; c < 16; ++c) _mm512_mask_storeu_ps(dst + c * ldd, lanes, r[c]);
+    Vec r[16];
+    for (int i = 0; i < 16; ++i) r[i] = i < rows ? vload(src + i * lds) : vzero();
+    vtranspose(r);  // the vector layer's shuffles (vec_avx512.h)
+    for (int c = 0; c < 16; ++c) vstore(dst + c * ldd, r[c], rows);
 }
-#pragma GCC diagnostic pop
 
 #include "core/kernels/simd/gemm_blocked.inc"
 

@@ -107,27 +107,6 @@ inline float vhsum(Vec v) {  // ((l0+l4) + (l2+l6)) + ((l1+l5) + (l3+l7)): a fix
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
-// The 8 sums of 8 vectors at once: lane i of the result = the sum of v[i]'s lanes. A transposing
-// tree, halving the width at each level (22 instructions, against 8 vhsum's ~48):
-//   128-bit halves: w[i]  half h = 4-lane partial of v[2i + h]
-//   pairs in halves: y[m] half h = 2-lane partials of v[4m + h], v[4m + 2 + h]
-//   lanes in halves: r    lane 4h + s = sum of v[2s + h];  a last permute puts lane i = sum of v[i]
-// A fixed order: deterministic, though not vhsum's order.
-inline Vec vhsum_each(const Vec (&v)[8]) {
-    Vec w[4], y[2];
-#pragma GCC unroll 8
-    for (int i = 0; i < 4; ++i)
-        w[i] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x20),   // a.lo b.lo
-                             _mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x31));  // a.hi b.hi
-#pragma GCC unroll 8
-    for (int m = 0; m < 2; ++m)
-        y[m] = _mm256_add_ps(_mm256_shuffle_ps(w[2 * m], w[2 * m + 1], _MM_SHUFFLE(1, 0, 1, 0)),   // e0 e1 f0 f1
-                             _mm256_shuffle_ps(w[2 * m], w[2 * m + 1], _MM_SHUFFLE(3, 2, 3, 2)));  // e2 e3 f2 f3
-    const Vec r = _mm256_add_ps(_mm256_shuffle_ps(y[0], y[1], _MM_SHUFFLE(2, 0, 2, 0)),   // g0 g2 h0 h2
-                                _mm256_shuffle_ps(y[0], y[1], _MM_SHUFFLE(3, 1, 3, 1)));  // g1 g3 h1 h3
-    return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));  // lane i <- 4 (i % 2) + i / 2
-}
-
 // r[i][j] <-> r[j][i]: the 8 x 8 tile transposed in registers (32-bit, 64-bit, then 128-bit lanes).
 inline void vtranspose(Vec (&r)[8]) {
     Vec t[8];

@@ -98,32 +98,6 @@ inline Vec vselect_lt(Vec x, float t, Vec a, Vec b) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(t), _CMP_LT_OQ), b, a);
 }
 inline float vhsum(Vec v) { return _mm512_reduce_add_ps(v); }  // a fixed tree order: deterministic
-// The 16 sums of 16 vectors at once: lane i of the result = the sum of v[i]'s lanes. A transposing
-// tree, halving the width at each level (46 instructions, against 16 vhsum's ~128):
-//   256-bit halves: w[i]   low half = 8-lane partial of v[2i], high half of v[2i + 1]
-//   128-bit quads:  x[j]   quad q = 4-lane partial of v[4j + q]
-//   pairs in quads: y[m]   quad q = 2-lane partials of v[8m + q], v[8m + 4 + q]
-//   lanes in quads: r      lane 4q + s = sum of v[4s + q];  a last permute puts lane i = sum of v[i]
-// A fixed order: deterministic, though not vhsum's order.
-inline Vec vhsum_each(const Vec (&v)[16]) {
-    Vec w[8], x[4], y[2];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i)
-        w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),   // a.q0 a.q1 b.q0 b.q1
-                             _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));  // a.q2 a.q3 b.q2 b.q3
-#pragma GCC unroll 8
-    for (int j = 0; j < 4; ++j)
-        x[j] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * j], w[2 * j + 1], 0x88),   // c.q0 c.q2 d.q0 d.q2
-                             _mm512_shuffle_f32x4(w[2 * j], w[2 * j + 1], 0xDD));  // c.q1 c.q3 d.q1 d.q3
-#pragma GCC unroll 8
-    for (int m = 0; m < 2; ++m)
-        y[m] = _mm512_add_ps(_mm512_shuffle_ps(x[2 * m], x[2 * m + 1], _MM_SHUFFLE(1, 0, 1, 0)),   // e0 e1 f0 f1
-                             _mm512_shuffle_ps(x[2 * m], x[2 * m + 1], _MM_SHUFFLE(3, 2, 3, 2)));  // e2 e3 f2 f3
-    const Vec r = _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], _MM_SHUFFLE(2, 0, 2, 0)),   // g0 g2 h0 h2
-                                _mm512_shuffle_ps(y[0], y[1], _MM_SHUFFLE(3, 1, 3, 1)));  // g1 g3 h1 h3
-    const __m512i from = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);  // lane i <- 4 (i % 4) + i / 4
-    return _mm512_permutexvar_ps(from, r);
-}
 
 // r[i][j] <-> r[j][i]: the 16 x 16 tile transposed in registers. Four rounds of shuffles (32-bit,
 // 64-bit, then twice 128-bit lanes), 64 shuffles for 256 floats.

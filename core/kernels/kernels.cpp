@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/kernels/simd/conv_gemm.h"
 #include "core/kernels/ref/ref.h"
+#include "core/kernels/rng_blocks.h"
 #include "core/kernels/simd/simd.h"
 
 namespace fw {

@@ -46,8 +46,13 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // dW path, two chunks), 40 channels of 28 x 28 on 5 images (the forward's phase planes of 3
 // images fill a task: the forward and dX in groups of 3 and 2; dW: 8 channel groups of which 3 are
 // past the last channel), and 28 x 28 on 10 images, 27 x 27 on 9 (the dW's tasks split their own
-// planes: two chunks of 8 images and 2, or 1, and channel groups of 4 and 2, or 4 and 1). The im2col path: a 1x1 at stride 2 and a 5x5 same conv (more taps than the
-// implicit GEMM takes). The direct forward and dW of 3x3 same convs of one input channel
+// planes: two chunks of 8 images and 2, or 1, and channel groups of 4 and 2, or 4 and 1). The stride-2
+// forward's direct tiles (rows of at most 14 or 6 pixels, 32 or 16 channels): rows of 19 and 18 pixels
+// in runs of 9 + 10 and 9 + 9 (AVX-512) or 4 runs of ~5 (AVX2), the last pixel's right tap outside
+// odd widths (37, 9, 27), 3 to 6 channels in one padded channel tile, and 8 -> 40 on 13 x 30 (two
+// channel tiles, the second mostly padding on AVX-512; three on AVX2; a row of 15 pixels in runs
+// of 7 + 8, or 5 + 5 + 5; the last output row's bottom taps below x). The im2col path: a 1x1 at
+// stride 2 and a 5x5 same conv (more taps than the implicit GEMM takes). The direct forward and dW of 3x3 same convs of one input channel
 // (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on AVX-512,
 // five on AVX2, a tail of 5; outputs not a multiple of the 8 or 4 channels the forward sums at
 // once, nor of the dW's 2; two dW chunks of 8 images), 5 x 17 -> 3 (a tail of 1) and the single
@@ -74,7 +79,7 @@ const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5
                              make(2, 5, 9, 37, 1, 3, 3, 1, 1),   make(2, 3, 1, 1, 1, 3, 3, 1, 1),
                              make(5, 40, 28, 28, 3, 3, 3, 2, 1), make(10, 6, 28, 28, 5, 3, 3, 2, 1),
                              make(9, 5, 27, 27, 4, 3, 3, 2, 1),   make(2, 170, 12, 13, 9, 1, 1, 1, 0),
-                             make(2, 96, 28, 28, 32, 1, 1, 1, 0)};
+                             make(2, 96, 28, 28, 32, 1, 1, 1, 0), make(2, 8, 13, 30, 40, 3, 3, 2, 1)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);

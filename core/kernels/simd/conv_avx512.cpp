@@ -5,7 +5,9 @@
 // Scalar reference: core/kernels/ref/conv_ref.cpp (the direct sum); tested against it by
 // tests/test_conv_simd.cpp.
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "core/kernels/simd/conv_gemm.h"

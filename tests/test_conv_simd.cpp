@@ -40,20 +40,18 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // row: the most runs per strip) and a single pixel. Winograd dW (F(4x4, 3x3)) needs >= 16 panels
 // of tiles (else the direct dW runs): 16 images of 27 x 25 (odd: part-empty tiles at the bottom
 // and right) and 700 of 7 x 5 (on AVX-512 two rows of tiles per strip vector; 15 chunks, more
-// than the 4 partial sums, so a partial sum takes several). Stride 2 (3x3 pad 1: the phase-plane path) on 5 x 5,
-// 9 x 37 and 7 x 9 (odd sizes: the odd planes' last row / column lie outside x; rows of 19, longer
-// than a vector on AVX2), 14 x 14 (UNet-like), 40 x 36 on 10 images (P = 360: the large-image
-// dW path, two chunks), 40 channels of 28 x 28 on 5 images (the forward's phase planes of 3
-// images fill a task: the forward and dX in groups of 3 and 2; dW: 8 channel groups of which 3 are
-// past the last channel), and 28 x 28 on 10 images, 27 x 27 on 9 (the dW's tasks split their own
-// planes: two chunks of 8 images and 2, or 1, and channel groups of 4 and 2, or 4 and 1). The stride-2
-// forward's direct tiles (rows of at most 14 or 6 pixels, 32 or 16 channels): rows of 19 and 18 pixels
-// in runs of 9 + 10 and 9 + 9 (AVX-512) or 4 runs of ~5 (AVX2), the last pixel's right tap outside
-// odd widths (37, 9, 27), 3 to 6 channels in one padded channel tile, and 8 -> 40 on 13 x 30 (two
-// channel tiles, the second mostly padding on AVX-512; three on AVX2; a row of 15 pixels in runs
-// of 7 + 8, or 5 + 5 + 5; the last output row's bottom taps below x). The im2col path: a 1x1 at
-// stride 2 and a 5x5 same conv (more taps than the implicit GEMM takes). The direct forward and dW of 3x3 same convs of one input channel
-// (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on AVX-512,
+// than the 4 partial sums, so a partial sum takes several). Stride 2 (3x3 pad 1: the direct
+// tiles of rows of at most 14 or 6 pixels (AVX-512 / AVX2) and 32 or 16 channels, and the direct
+// dW in chunks of images) on 5 x 5, 9 x 37 and 7 x 9 (odd widths: the last pixel's right tap
+// lies outside x; rows of 19 in runs of 9 + 10, or 4 runs of ~5), 14 x 14 (UNet-like), 40 x 36 on
+// 10 images (rows of 18: 9 + 9), 40 channels of 28 x 28 on 5 images (dW: 16 channel groups of 3,
+// the last two past the last channel), 28 x 28 on 10 images, 27 x 27 on 9 with 40 outputs (dW: two
+// chunks of images, 6 + 3 or 8 + 1; output tiles of 2 vectors and a last one of 1), 3 to 6 outputs
+// in one padded channel tile, and 8 -> 40 on 13 x 30 (two channel tiles, the second mostly padding
+// on AVX-512, three on AVX2; rows of 15 in runs of 7 + 8 or 5 + 5 + 5; the last output row's
+// bottom taps below x; for dX, input rows of 30 in runs of 14 + 14 + 2 or five of 6). The im2col
+// path: a 1x1 at stride 2 and a 5x5 same conv (more taps than the implicit GEMM takes). The direct
+// forward and dW of 3x3 same convs of one input channel (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on AVX-512,
 // five on AVX2, a tail of 5; outputs not a multiple of the 8 or 4 channels the forward sums at
 // once, nor of the dW's 2; two dW chunks of 8 images), 5 x 17 -> 3 (a tail of 1) and the single
 // pixel above. The direct forward of one output channel (out_conv): 32 x 28 x 28 -> 1 (UNet-S: 49
@@ -78,7 +76,7 @@ const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5
                              make(2, 1, 5, 17, 3, 3, 3, 1, 1),   make(3, 32, 28, 28, 1, 3, 3, 1, 1),
                              make(2, 5, 9, 37, 1, 3, 3, 1, 1),   make(2, 3, 1, 1, 1, 3, 3, 1, 1),
                              make(5, 40, 28, 28, 3, 3, 3, 2, 1), make(10, 6, 28, 28, 5, 3, 3, 2, 1),
-                             make(9, 5, 27, 27, 4, 3, 3, 2, 1),   make(2, 170, 12, 13, 9, 1, 1, 1, 0),
+                             make(9, 5, 27, 27, 40, 3, 3, 2, 1),   make(2, 170, 12, 13, 9, 1, 1, 1, 0),
                              make(2, 96, 28, 28, 32, 1, 1, 1, 0), make(2, 8, 13, 30, 40, 3, 3, 2, 1)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
@@ -195,6 +193,7 @@ TEST_CASE("SIMD conv2d is bitwise identical for 1 and 2 threads") {
                                make(5, 20, 7, 7, 40, 3, 3, 1, 1), make(1, 270, 6, 37, 17, 3, 3, 1, 1),
                                make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(2, 16, 3, 70, 16, 3, 3, 1, 1),
                                make(10, 5, 40, 36, 6, 3, 3, 2, 1), make(12, 32, 14, 14, 32, 3, 3, 2, 1),
+                               make(9, 5, 27, 27, 40, 3, 3, 2, 1),
                                make(11, 1, 9, 37, 13, 3, 3, 1, 1)})
         for (CpuPath path : paths) {
             set_num_threads(1);

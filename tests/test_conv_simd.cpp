@@ -51,10 +51,11 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // on AVX-512, three on AVX2; rows of 15 in runs of 7 + 8 or 5 + 5 + 5; the last output row's
 // bottom taps below x; for dX, input rows of 30 in runs of 14 + 14 + 2 or five of 6). The im2col
 // path: a 1x1 at stride 2 and a 5x5 same conv (more taps than the implicit GEMM takes). The direct
-// forward and dW of 3x3 same convs of one input channel (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on AVX-512,
-// five on AVX2, a tail of 5; outputs not a multiple of the 8 or 4 channels the forward sums at
-// once, nor of the dW's 2; two dW chunks of 8 images), 5 x 17 -> 3 (a tail of 1) and the single
-// pixel above. The direct forward of one output channel (out_conv): 32 x 28 x 28 -> 1 (UNet-S: 49
+// forward, dW and dX (out_conv's forward on the flipped weights) of 3x3 same convs of one input
+// channel (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on
+// AVX-512, five on AVX2, a tail of 5; outputs not a multiple of the 8 or 4 channels the forward
+// sums at once, nor of the dW's 2; two dW chunks of 8 images), 5 x 17 -> 3 (a tail of 1) and the
+// single pixel above. The direct forward of one output channel (out_conv): 32 x 28 x 28 -> 1 (UNet-S: 49
 // vectors, 7 blocks of 7 on AVX-512), 5 x 9 x 37 -> 1 (a last block of fewer vectors, a tail of 13
 // or 5 lanes) and 3 channels of a single pixel. 1x1 convs whose whole panels the packing
 // micro-kernel packs: 170 -> 9 on 12 x 13 (two K blocks on AVX-512, a padded output panel, panels
@@ -205,7 +206,8 @@ TEST_CASE("1x1 convs into 64-byte aligned outputs (streamed panels) match the sc
                              dy = rand_uniform({s.N, s.Cout, s.H, s.W}, g, -1, 1);
                 const float* bias = with_bias ? b.data() : nullptr;
                 // storage: 64-byte aligned
-                Tensor y = Tensor::full({s.N, s.Cout, s.H, s.W}, std::nanf("")), dx = Tensor::full(x.shape(), std::nanf(""));
+                Tensor y = Tensor::full({s.N, s.Cout, s.H, s.W}, std::nanf(""));
+                Tensor dx = Tensor::full(x.shape(), std::nanf(""));
                 std::vector<float> y_ref(y.numel()), dx_ref(dx.numel(), 0.0f);
                 k.conv2d_forward(y.data(), x.data(), w.data(), bias, s);
                 k.conv2d_backward(dx.data(), nullptr, nullptr, dy.data(), x.data(), w.data(), s, GradWrite::Overwrite);
@@ -216,7 +218,8 @@ TEST_CASE("1x1 convs into 64-byte aligned outputs (streamed panels) match the sc
                 auto cy = fw::test::compare(y.data(), y_ref.data(), y_ref.size(), 1e-6 * s.Cin, 1e-5);
                 auto cdx = fw::test::compare(dx.data(), dx_ref.data(), dx_ref.size(), 1e-6 * s.Cout, 1e-5);
                 INFO(cpu_path_name(path) << " " << s.Cin << " -> " << s.Cout << " on " << s.H << "x" << s.W
-                                         << (with_bias ? "" : ", no bias") << "; y: " << cy.first << " dx: " << cdx.first);
+                                         << (with_bias ? "" : ", no bias"));
+                INFO("y: " << cy.first << " dx: " << cdx.first);
                 CHECK(cy.count == 0);
                 CHECK(cdx.count == 0);
             }

@@ -59,8 +59,11 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // vectors, 7 blocks of 7 on AVX-512), 5 x 9 x 37 -> 1 (a last block of fewer vectors, a tail of 13
 // or 5 lanes) and 3 channels of a single pixel. 1x1 convs whose whole panels the packing
 // micro-kernel packs: 170 -> 9 on 12 x 13 (two K blocks on AVX-512, a padded output panel, panels
-// crossing images beside whole ones) and 96 -> 32 on 28 x 28 (UNet-S's dec2 skip: tiles written
-// straight into y).
+// crossing images beside whole ones; on AVX2 the direct 1x1 below) and 96 -> 32 on 28 x 28 (UNet-S's
+// dec2 skip). 1x1 convs of images of >= 12 vectors run as direct sums (direct_1x1, forward and dX):
+// 96 -> 32 on 28 x 28, 13 -> 11 on 17 x 15 (255 pixels: 15 vectors and a part one, or 31 and a part
+// one; 11 outputs and, for dX, 13: not multiples of the 8 or 4 channels of a tile) and 5 -> 20 on
+// 16 x 16 (whole vectors, a last one outside the tiles of 3 on AVX-512).
 const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5, 3, 3, 3, 2, 1),
                              make(3, 5, 4, 4, 7, 1, 1, 1, 0),    make(1, 1, 6, 5, 2, 2, 3, 1, 0),
                              make(1, 1, 1, 1, 1, 3, 3, 1, 1),    make(2, 32, 14, 14, 32, 3, 3, 2, 1),
@@ -78,7 +81,8 @@ const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5
                              make(2, 5, 9, 37, 1, 3, 3, 1, 1),   make(2, 3, 1, 1, 1, 3, 3, 1, 1),
                              make(5, 40, 28, 28, 3, 3, 3, 2, 1), make(10, 6, 28, 28, 5, 3, 3, 2, 1),
                              make(9, 5, 27, 27, 40, 3, 3, 2, 1),   make(2, 170, 12, 13, 9, 1, 1, 1, 0),
-                             make(2, 96, 28, 28, 32, 1, 1, 1, 0), make(2, 8, 13, 30, 40, 3, 3, 2, 1)};
+                             make(2, 96, 28, 28, 32, 1, 1, 1, 0), make(2, 8, 13, 30, 40, 3, 3, 2, 1),
+                             make(3, 13, 17, 15, 11, 1, 1, 1, 0), make(2, 5, 16, 16, 20, 1, 1, 1, 0)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);
@@ -188,15 +192,16 @@ TEST_CASE("conv_in's forward into a 64-byte aligned y (streamed stores) matches 
 }
 
 // A 1x1 conv whose y (or dx, overwritten) is 64-byte aligned with rows of whole vectors streams
-// each panel of whole columns from T into it past the caches, the bias added on the way
-// (same_conv_panels); the tests above use unaligned std::vectors. 96 -> 32 on 28 x 28 (UNet-S's
-// dec2 skip: whole panels beside ones across two images, which take the copy path), 40 -> 24 on
-// 8 x 8 on 3 images (on AVX-512 two whole panels of 4) and 3 -> 5 on 4 x 4 (every panel whole on
-// AVX2, none on AVX-512), with and without a bias; outputs start as NaN, so one left unwritten
-// shows.
-TEST_CASE("1x1 convs into 64-byte aligned outputs (streamed panels) match the scalar reference") {
-    for (const ConvShape& s : {make(2, 96, 28, 28, 32, 1, 1, 1, 0), make(3, 40, 8, 8, 24, 1, 1, 1, 0),
-                               make(2, 3, 4, 4, 5, 1, 1, 1, 0)})
+// its results past the caches; the tests above use unaligned std::vectors. The direct 1x1
+// (direct_1x1) on 96 -> 32 on 28 x 28 (UNet-S's dec2 skip) and 5 -> 20 on 16 x 16 (the channels
+// past 20 streamed to the spare plane; dX: past 5); the implicit GEMM, each panel of whole
+// columns from T with the bias added on the way (same_conv_panels), on 40 -> 24 on 8 x 8 on 3
+// images (on AVX-512 two whole panels of 4) and 3 -> 5 on 4 x 4 (every
+// panel whole on AVX2, none on AVX-512). With and without a bias; outputs start as NaN, so one
+// left unwritten shows.
+TEST_CASE("1x1 convs into 64-byte aligned outputs (streamed stores) match the scalar reference") {
+    for (const ConvShape& s : {make(2, 96, 28, 28, 32, 1, 1, 1, 0), make(2, 5, 16, 16, 20, 1, 1, 1, 0),
+                               make(3, 40, 8, 8, 24, 1, 1, 1, 0), make(2, 3, 4, 4, 5, 1, 1, 1, 0)})
         for (bool with_bias : {true, false})
             for (CpuPath path : fw::test::simd_paths_under_test()) {
                 const Kernels& k = cpu_kernels(path);
@@ -233,7 +238,7 @@ TEST_CASE("SIMD conv2d is bitwise identical for 1 and 2 threads") {
                                make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(2, 16, 3, 70, 16, 3, 3, 1, 1),
                                make(10, 5, 40, 36, 6, 3, 3, 2, 1), make(12, 32, 14, 14, 32, 3, 3, 2, 1),
                                make(9, 5, 27, 27, 40, 3, 3, 2, 1),
-                               make(11, 1, 9, 37, 13, 3, 3, 1, 1)})
+                               make(11, 1, 9, 37, 13, 3, 3, 1, 1), make(3, 13, 17, 15, 11, 1, 1, 1, 0)})
         for (CpuPath path : paths) {
             set_num_threads(1);
             ConvData one = run(cpu_kernels(path), s, 5);

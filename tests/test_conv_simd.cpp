@@ -55,13 +55,14 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // channel (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on
 // AVX-512, five on AVX2, a tail of 5; outputs not a multiple of the 8 or 4 channels the forward
 // sums at once, nor of the dW's 2; two dW chunks of 8 images), 5 x 17 -> 3 (a tail of 1) and the
-// single pixel above. The direct forward of one output channel (out_conv): 32 x 28 x 28 -> 1 (UNet-S: 49
+// single pixel above. The direct forward of one output channel (out_conv), and its dX as the
+// forward of one input channel on the flipped weights: 32 x 28 x 28 -> 1 (UNet-S: 49
 // vectors, 7 blocks of 7 on AVX-512), 5 x 9 x 37 -> 1 (a last block of fewer vectors, a tail of 13
 // or 5 lanes) and 3 channels of a single pixel. 1x1 convs whose whole panels the packing
 // micro-kernel packs: 170 -> 9 on 12 x 13 (two K blocks on AVX-512, a padded output panel, panels
-// crossing images beside whole ones; on AVX2 the direct 1x1 below) and 96 -> 32 on 28 x 28 (UNet-S's
-// dec2 skip). 1x1 convs of images of >= 12 vectors run as direct sums (direct_1x1, forward and dX):
-// 96 -> 32 on 28 x 28, 13 -> 11 on 17 x 15 (255 pixels: 15 vectors and a part one, or 31 and a part
+// crossing images beside whole ones; on AVX2 the direct 1x1 below). 1x1 convs of images of >= 12
+// vectors run as direct sums (direct_1x1, forward and dX): 96 -> 32 on 28 x 28 (UNet-S's dec2
+// skip), 13 -> 11 on 17 x 15 (255 pixels: 15 vectors and a part one, or 31 and a part
 // one; 11 outputs and, for dX, 13: not multiples of the 8 or 4 channels of a tile) and 5 -> 20 on
 // 16 x 16 (whole vectors, a last one outside the tiles of 3 on AVX-512).
 const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5, 3, 3, 3, 2, 1),

@@ -55,8 +55,9 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // channel (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on
 // AVX-512, five on AVX2, a tail of 5; outputs not a multiple of the 8 or 4 channels the forward
 // sums at once, nor of the dW's 2; two dW chunks of 8 images), 5 x 17 -> 3 (a tail of 1) and the
-// single pixel above. The direct forward of one output channel (out_conv), and its dX as the
-// forward of one input channel on the flipped weights: 32 x 28 x 28 -> 1 (UNet-S: 49
+// single pixel above. The direct forward of one output channel (out_conv), its dX as the forward
+// of one input channel on the flipped weights and its dW as that conv's dW with x and dy
+// swapped: 32 x 28 x 28 -> 1 (UNet-S: 49
 // vectors, 7 blocks of 7 on AVX-512), 5 x 9 x 37 -> 1 (a last block of fewer vectors, a tail of 13
 // or 5 lanes) and 3 channels of a single pixel. 1x1 convs whose whole panels the packing
 // micro-kernel packs: 170 -> 9 on 12 x 13 (two K blocks on AVX-512, a padded output panel, panels
@@ -239,7 +240,8 @@ TEST_CASE("SIMD conv2d is bitwise identical for 1 and 2 threads") {
                                make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(2, 16, 3, 70, 16, 3, 3, 1, 1),
                                make(10, 5, 40, 36, 6, 3, 3, 2, 1), make(12, 32, 14, 14, 32, 3, 3, 2, 1),
                                make(9, 5, 27, 27, 40, 3, 3, 2, 1),
-                               make(11, 1, 9, 37, 13, 3, 3, 1, 1), make(3, 13, 17, 15, 11, 1, 1, 1, 0)})
+                               make(11, 1, 9, 37, 13, 3, 3, 1, 1), make(3, 13, 17, 15, 11, 1, 1, 1, 0),
+                               make(10, 5, 9, 37, 1, 3, 3, 1, 1)})
         for (CpuPath path : paths) {
             set_num_threads(1);
             ConvData one = run(cpu_kernels(path), s, 5);

@@ -47,7 +47,9 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // 10 images (rows of 18: 9 + 9), 40 channels of 28 x 28 on 5 images (dW: 16 channel groups of 3,
 // the last two past the last channel), 28 x 28 on 10 images, 27 x 27 on 9 with 40 outputs (dW: two
 // chunks of images, 6 + 3 or 8 + 1; output tiles of 2 vectors and a last one of 1), 3 to 6 outputs
-// in one padded channel tile, and 8 -> 40 on 13 x 30 (two channel tiles, the second mostly padding
+// in one padded channel tile, 3 -> 40 on 54 x 53 on 7 images (dW: 7 chunks of one image on
+// AVX-512, 2 + 2 + 2 + 1 on AVX2, each task transposing its own chunk's dy), and 8 -> 40 on 13 x
+// 30 (two channel tiles, the second mostly padding
 // on AVX-512, three on AVX2; rows of 15 in runs of 7 + 8 or 5 + 5 + 5; the last output row's
 // bottom taps below x; for dX, input rows of 30 in runs of 14 + 14 + 2 or five of 6). The im2col
 // path: a 1x1 at stride 2 and a 5x5 same conv (more taps than the implicit GEMM takes). The direct
@@ -84,7 +86,8 @@ const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5
                              make(5, 40, 28, 28, 3, 3, 3, 2, 1), make(10, 6, 28, 28, 5, 3, 3, 2, 1),
                              make(9, 5, 27, 27, 40, 3, 3, 2, 1),   make(2, 170, 12, 13, 9, 1, 1, 1, 0),
                              make(2, 96, 28, 28, 32, 1, 1, 1, 0), make(2, 8, 13, 30, 40, 3, 3, 2, 1),
-                             make(3, 13, 17, 15, 11, 1, 1, 1, 0), make(2, 5, 16, 16, 20, 1, 1, 1, 0)};
+                             make(3, 13, 17, 15, 11, 1, 1, 1, 0), make(2, 5, 16, 16, 20, 1, 1, 1, 0),
+                             make(7, 3, 54, 53, 40, 3, 3, 2, 1)};
 
 std::vector<float> random_vec(int64_t n, Generator& g) {
     std::vector<float> v(n);
@@ -239,7 +242,7 @@ TEST_CASE("SIMD conv2d is bitwise identical for 1 and 2 threads") {
                                make(5, 20, 7, 7, 40, 3, 3, 1, 1), make(1, 270, 6, 37, 17, 3, 3, 1, 1),
                                make(16, 16, 27, 25, 17, 3, 3, 1, 1), make(2, 16, 3, 70, 16, 3, 3, 1, 1),
                                make(10, 5, 40, 36, 6, 3, 3, 2, 1), make(12, 32, 14, 14, 32, 3, 3, 2, 1),
-                               make(9, 5, 27, 27, 40, 3, 3, 2, 1),
+                               make(9, 5, 27, 27, 40, 3, 3, 2, 1), make(7, 3, 54, 53, 40, 3, 3, 2, 1),
                                make(11, 1, 9, 37, 13, 3, 3, 1, 1), make(3, 13, 17, 15, 11, 1, 1, 1, 0),
                                make(10, 5, 9, 37, 1, 3, 3, 1, 1)})
         for (CpuPath path : paths) {

@@ -67,6 +67,16 @@
 //     0.18 / 0.19 -> 0.25-0.26 / 0.27-0.30, enc0 forward 0.34-0.37 / 0.40-0.43 -> 0.39-0.49 /
 //     0.44-0.46; square 1024, enc1, dec2 and enc0 dW within the noise (+-5%); two panels
 //     ahead: the same.
+//   - what the packing micro-kernel costs (AVX-512, 2-core AMD EPYC Zen 5, the enc1 shape
+//     M = 64, K = 576, N = 12,544, 1 thread, perf): its calls (1 in 8 for M = 64) take 18% of the
+//     time, so they run at ~56% of the other calls' speed (~72% with B in L3, N = 1,536). The
+//     other calls run at ~97% of the peak. Of the loss, its three 64-byte stores a k step cost
+//     ~20% even from L1: the kernel in a loop on L1-resident data ran at 163-174 GFLOP/s with
+//     them, 200-216 without (each 512-bit store costs about one FMA slot on this core); the rest
+//     waits on B's rows. Without PrefetchRows: 7% slower. Tried, no gain (alternating builds,
+//     within the noise unless said): the pack call prefetching its own rows 4 / 8 / 16 ahead;
+//     PrefetchRows into L2 only (T1); KC 300 / 600 for the 8 x 48 tile; groups of 2 or 8 panels
+//     (8: 6% slower); every call reading B from the source instead of a packed panel (equal).
 #pragma once
 
 #include <cstdint>

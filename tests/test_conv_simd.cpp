@@ -40,34 +40,33 @@ ConvShape make(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64
 // row: the most runs per strip) and a single pixel. Winograd dW (F(4x4, 3x3)) needs >= 16 panels
 // of tiles (else the direct dW runs): 16 images of 27 x 25 (odd: part-empty tiles at the bottom
 // and right) and 700 of 7 x 5 (on AVX-512 two rows of tiles per strip vector; 15 chunks, more
-// than the 4 partial sums, so a partial sum takes several). Stride 2 (3x3 pad 1: the direct
-// tiles of rows of at most 14 or 6 pixels (AVX-512 / AVX2) and 32 or 16 channels, and the direct
-// dW in chunks of images) on 5 x 5, 9 x 37 and 7 x 9 (odd widths: the last pixel's right tap
-// lies outside x; rows of 19 in runs of 9 + 10, or 4 runs of ~5), 14 x 14 (UNet-like), 40 x 36 on
-// 10 images (rows of 18: 9 + 9), 40 channels of 28 x 28 on 5 images (dW: 16 channel groups of 3,
-// the last two past the last channel), 28 x 28 on 10 images, 27 x 27 on 9 with 40 outputs (dW: two
-// chunks of images, 6 + 3 or 8 + 1; output tiles of 2 vectors and a last one of 1), 3 to 6 outputs
-// in one padded channel tile, 3 -> 40 on 54 x 53 on 7 images (dW: 7 chunks of one image on
-// AVX-512, 2 + 2 + 2 + 1 on AVX2, each task transposing its own chunk's dy), and 8 -> 40 on 13 x
-// 30 (two channel tiles, the second mostly padding
-// on AVX-512, three on AVX2; rows of 15 in runs of 7 + 8 or 5 + 5 + 5; the last output row's
-// bottom taps below x; for dX, input rows of 30 in runs of 14 + 14 + 2 or five of 6). The im2col
-// path: a 1x1 at stride 2 and a 5x5 same conv (more taps than the implicit GEMM takes). The direct
-// forward, dW and dX (out_conv's forward on the flipped weights) of 3x3 same convs of one input
-// channel (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13 on 10 images (three vectors a row on
-// AVX-512, five on AVX2, a tail of 5; outputs not a multiple of the 8 or 4 channels the forward
-// sums at once, nor of the dW's 2; two dW chunks of 8 images), 5 x 17 -> 3 (a tail of 1) and the
-// single pixel above. The direct forward of one output channel (out_conv), its dX as the forward
-// of one input channel on the flipped weights and its dW as that conv's dW with x and dy
-// swapped: 32 x 28 x 28 -> 1 (UNet-S: 49
-// vectors, 7 blocks of 7 on AVX-512), 5 x 9 x 37 -> 1 (a last block of fewer vectors, a tail of 13
-// or 5 lanes) and 3 channels of a single pixel. 1x1 convs whose whole panels the packing
-// micro-kernel packs: 170 -> 9 on 12 x 13 (two K blocks on AVX-512, a padded output panel, panels
-// crossing images beside whole ones; on AVX2 the direct 1x1 below). 1x1 convs of images of >= 12
-// vectors run as direct sums (direct_1x1, forward and dX): 96 -> 32 on 28 x 28 (UNet-S's dec2
-// skip), 13 -> 11 on 17 x 15 (255 pixels: 15 vectors and a part one, or 31 and a part
-// one; 11 outputs and, for dX, 13: not multiples of the 8 or 4 channels of a tile) and 5 -> 20 on
-// 16 x 16 (whole vectors, a last one outside the tiles of 3 on AVX-512).
+// than the 4 partial sums, so a partial sum takes several). Stride 2 (3x3 pad 1: the direct tiles
+// of rows of at most 14 or 6 pixels (AVX-512 / AVX2) and 32 or 16 channels, and the direct dW in
+// chunks of images) on 5 x 5, 9 x 37 and 7 x 9 (odd widths: the last pixel's right tap lies outside
+// x; rows of 19 in runs of 9 + 10, or 4 runs of ~5), 14 x 14 (UNet-like), 40 x 36 on 10 images
+// (rows of 18: 9 + 9; dW: 4 channel groups of 2 of its 5 channels, the last one empty), 40 channels
+// of 28 x 28 on 5 images (dW: 4 channel groups of 10), 28 x 28 on 10 images, 27 x 27 on 9 with 40
+// outputs (dW: two chunks of images, 5 + 4; output tiles of 2 vectors and a last one of 1), 3 to 6
+// outputs in one padded channel tile, 3 -> 40 on 54 x 53 on 7 images (dW: 7 chunks of one image on
+// AVX-512, 2 + 2 + 2 + 1 on AVX2, each task transposing its own chunk's dy), and 8 -> 40 on 13 x 30
+// (two channel tiles, the second mostly padding on AVX-512, three on AVX2; rows of 15 in runs of
+// 7 + 8 or 5 + 5 + 5; the last output row's bottom taps below x; for dX, input rows of 30 in runs
+// of 14 + 14 + 2 or five of 6). The im2col path: a 1x1 at stride 2 and a 5x5 same conv (more taps
+// than the implicit GEMM takes). The direct forward, dW and dX (out_conv's forward on the flipped
+// weights) of 3x3 same convs of one input channel (conv_in): 28 x 28 -> 32 (UNet-S), 9 x 37 -> 13
+// on 10 images (three vectors a row on AVX-512, five on AVX2, a tail of 5; outputs not a multiple
+// of the 8 or 4 channels the forward sums at once, nor of the dW's 2; two dW chunks of 8 images), 5
+// x 17 -> 3 (a tail of 1) and the single pixel above. The direct forward of one output channel
+// (out_conv), its dX as the forward of one input channel on the flipped weights and its dW as that
+// conv's dW with x and dy swapped: 32 x 28 x 28 -> 1 (UNet-S: 49 vectors, 7 blocks of 7 on
+// AVX-512), 5 x 9 x 37 -> 1 (a last block of fewer vectors, a tail of 13 or 5 lanes) and 3 channels
+// of a single pixel. 1x1 convs whose whole panels the packing micro-kernel packs: 170 -> 9 on 12 x
+// 13 (two K blocks on AVX-512, a padded output panel, panels crossing images beside whole ones; on
+// AVX2 the direct 1x1 below). 1x1 convs of images of >= 12 vectors run as direct sums (direct_1x1,
+// forward and dX): 96 -> 32 on 28 x 28 (UNet-S's dec2 skip), 13 -> 11 on 17 x 15 (255 pixels: 15
+// vectors and a part one, or 31 and a part one; 11 outputs and, for dX, 13: not multiples of the 8
+// or 4 channels of a tile) and 5 -> 20 on 16 x 16 (whole vectors, a last one outside the tiles of 3
+// on AVX-512).
 const ConvShape kShapes[] = {make(2, 3, 7, 6, 4, 3, 3, 1, 1),    make(1, 2, 5, 5, 3, 3, 3, 2, 1),
                              make(3, 5, 4, 4, 7, 1, 1, 1, 0),    make(1, 1, 6, 5, 2, 2, 3, 1, 0),
                              make(1, 1, 1, 1, 1, 3, 3, 1, 1),    make(2, 32, 14, 14, 32, 3, 3, 2, 1),

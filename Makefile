@@ -26,8 +26,9 @@ endif
 # -ffp-contract=off: g++ would otherwise fuse a written a*b + c into one FMA (C++ allows it), so
 # the rounding would depend on the optimizer; the kernels call FMA explicitly where they want it,
 # and a kernel that writes the reference's operations rounds exactly like the reference.
+# -mprfchw (AVX-512 only; every AVX-512 CPU has PREFETCHW): prefetches with intent to write.
 AVX2_FLAGS   := -mavx2 -mfma -ffp-contract=off
-AVX512_FLAGS := -mavx512f -mavx512vl -mavx512dq -mavx2 -mfma -ffp-contract=off
+AVX512_FLAGS := -mavx512f -mavx512vl -mavx512dq -mavx2 -mfma -mprfchw -ffp-contract=off
 
 # Eigen (header-only, Debian's libeigen3-dev) is used by examples/common/metrics.cpp only.
 CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter $(OPTFLAGS) -I. -isystem /usr/include/eigen3 -MMD -MP

@@ -13,6 +13,12 @@
 
 namespace fw::avx2 {
 
+// FW_EACH(j, U) statement: the statement for j = 0 .. U - 1, unrolled (vexp_n and the kernels'
+// blocks of U vectors: one step for every vector of the block, then the next step).
+#ifndef FW_EACH
+#define FW_EACH(j, U) _Pragma("GCC unroll 16") for (int j = 0; j < (U); ++j)
+#endif
+
 constexpr int64_t kW = 8;  // floats per Vec
 using Vec = __m256;
 using VecD = __m256d;
@@ -161,24 +167,36 @@ inline double vhsumd(VecD v) {
 // [-87, 88], 716,800 points (tests/test_elementwise_simd.cpp checks it): max error 1 ulp, max
 // relative error 8.3e-8; 90.5% of the results are the correctly rounded float. Denormal
 // results (x in [-103, -87.34]) are within 1 denormal ulp (1.4e-45).
-inline Vec vexp(Vec x) {
-    x = vmax(vset1(-104.0f), vmin(vset1(89.0f), x));
-    const Vec n = _mm256_round_ps(vmul(x, vset1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    Vec r = vfnmadd(n, vset1(0.693359375f), x);  // x - n C1   (exact)
-    r = vfnmadd(n, vset1(-2.12194440e-4f), r);    // ... - n C2
-    Vec p = vset1(1.9875691500e-4f);
-    p = vfmadd(p, r, vset1(1.3981999507e-3f));
-    p = vfmadd(p, r, vset1(8.3334519073e-3f));
-    p = vfmadd(p, r, vset1(4.1665795894e-2f));
-    p = vfmadd(p, r, vset1(1.6666665459e-1f));
-    p = vfmadd(p, r, vset1(5.0000001201e-1f));
-    p = vadd(vfmadd(p, vmul(r, r), r), vset1(1.0f));  // (r^2 P(r) + r) + 1
-    const __m256i ni = _mm256_cvtps_epi32(n);          // n is already an integer
-    const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+// vexp_n replaces each of U vectors x[j] by e^x[j] (vexp is U = 1). Each step is done for all U
+// vectors before the next (FW_EACH), so U independent chains of ~15 dependent operations sit side
+// by side in program order and the core overlaps them; one chain after another leaves it waiting
+// on latencies (measured in norm_simd.inc's Measurements).
+template <int U>
+__attribute__((always_inline)) inline void vexp_n(Vec (&x)[U]) {
+    Vec n[U], r[U], p[U];
+    FW_EACH(j, U) x[j] = vmax(vset1(-104.0f), vmin(vset1(89.0f), x[j]));
+    FW_EACH(j, U) n[j] = _mm256_round_ps(vmul(x[j], vset1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    FW_EACH(j, U) r[j] = vfnmadd(n[j], vset1(0.693359375f), x[j]);  // x - n C1   (exact)
+    FW_EACH(j, U) r[j] = vfnmadd(n[j], vset1(-2.12194440e-4f), r[j]);  // ... - n C2
+    FW_EACH(j, U) p[j] = vfmadd(vset1(1.9875691500e-4f), r[j], vset1(1.3981999507e-3f));
+    FW_EACH(j, U) p[j] = vfmadd(p[j], r[j], vset1(8.3334519073e-3f));
+    FW_EACH(j, U) p[j] = vfmadd(p[j], r[j], vset1(4.1665795894e-2f));
+    FW_EACH(j, U) p[j] = vfmadd(p[j], r[j], vset1(1.6666665459e-1f));
+    FW_EACH(j, U) p[j] = vfmadd(p[j], r[j], vset1(5.0000001201e-1f));
+    FW_EACH(j, U) p[j] = vadd(vfmadd(p[j], vmul(r[j], r[j]), r[j]), vset1(1.0f));  // (r^2 P(r) + r) + 1
     const __m256i bias = _mm256_set1_epi32(127);
-    const Vec s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));  // 2^n1
-    const Vec s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));  // 2^n2
-    return vmul(vmul(p, s1), s2);
+    FW_EACH(j, U) {
+        const __m256i ni = _mm256_cvtps_epi32(n[j]);  // n is already an integer
+        const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+        const Vec s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));  // 2^n1
+        const Vec s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));  // 2^n2
+        x[j] = vmul(vmul(p[j], s1), s2);
+    }
+}
+inline Vec vexp(Vec x) {
+    Vec v[1] = {x};
+    vexp_n(v);
+    return v[0];
 }
 
 
@@ -186,10 +204,27 @@ inline Vec vexp(Vec x) {
 //   x >= 0: 1 / (1 + e);   x < 0: e / (1 + e)
 // Error: vexp (1 ulp) + one add + one divide; measured over every 1/1024 of [-20, 20]: at most
 // 2 ulp from the exact sigmoid (the test allows 3); silu = x s(x): at most 3 ulp.
+template <int U>
+__attribute__((always_inline)) inline void vsigmoid_n(Vec (&x)[U]) {
+    Vec e[U];
+    FW_EACH(j, U) e[j] = vneg(vabs(x[j]));
+    vexp_n(e);  // e^{-|x|}
+    // one division: the numerator is chosen first
+    FW_EACH(j, U) x[j] = vdiv(vselect_ge0(x[j], vset1(1.0f), e[j]), vadd(vset1(1.0f), e[j]));
+}
 inline Vec vsigmoid(Vec x) {
-    const Vec e = vexp(vneg(vabs(x)));
-    const Vec d = vadd(vset1(1.0f), e);
-    return vdiv(vselect_ge0(x, vset1(1.0f), e), d);  // one division: the numerator is chosen first
+    Vec v[1] = {x};
+    vsigmoid_n(v);
+    return v[0];
+}
+
+// silu(x) = x s(x), of U vectors in place
+template <int U>
+__attribute__((always_inline)) inline void vsilu_n(Vec (&x)[U]) {
+    Vec s[U];
+    FW_EACH(j, U) s[j] = x[j];
+    vsigmoid_n(s);
+    FW_EACH(j, U) x[j] = vmul(x[j], s[j]);
 }
 
 }  // namespace fw::avx2

@@ -21,6 +21,12 @@
 
 namespace fw::avx512 {
 
+// FW_EACH(j, U) statement: the statement for j = 0 .. U - 1, unrolled (vexp_n and the kernels'
+// blocks of U vectors: one step for every vector of the block, then the next step).
+#ifndef FW_EACH
+#define FW_EACH(j, U) _Pragma("GCC unroll 16") for (int j = 0; j < (U); ++j)
+#endif
+
 constexpr int64_t kW = 16;  // floats per Vec
 using Vec = __m512;
 using VecD = __m512d;
@@ -155,19 +161,29 @@ inline double vhsumd(VecD v) { return _mm512_reduce_add_pd(v); }
 // [-87, 88], 716,800 points (tests/test_elementwise_simd.cpp checks it): max error 1 ulp, max
 // relative error 8.3e-8; 90.5% of the results are the correctly rounded float. Denormal
 // results (x in [-103, -87.34]) are within 1 denormal ulp (1.4e-45).
+// vexp_n replaces each of U vectors x[j] by e^x[j] (vexp is U = 1). Each step is done for all U
+// vectors before the next (FW_EACH), so U independent chains of ~15 dependent operations sit side
+// by side in program order and the core overlaps them; one chain after another leaves it waiting
+// on latencies (measured in norm_simd.inc's Measurements).
+template <int U>
+__attribute__((always_inline)) inline void vexp_n(Vec (&x)[U]) {
+    Vec n[U], r[U], p[U];
+    FW_EACH(j, U) x[j] = vmax(vset1(-104.0f), vmin(vset1(89.0f), x[j]));
+    FW_EACH(j, U) n[j] = _mm512_roundscale_ps(vmul(x[j], vset1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    FW_EACH(j, U) r[j] = vfnmadd(n[j], vset1(0.693359375f), x[j]);  // x - n C1   (exact)
+    FW_EACH(j, U) r[j] = vfnmadd(n[j], vset1(-2.12194440e-4f), r[j]);  // ... - n C2
+    FW_EACH(j, U) p[j] = vfmadd(vset1(1.9875691500e-4f), r[j], vset1(1.3981999507e-3f));
+    FW_EACH(j, U) p[j] = vfmadd(p[j], r[j], vset1(8.3334519073e-3f));
+    FW_EACH(j, U) p[j] = vfmadd(p[j], r[j], vset1(4.1665795894e-2f));
+    FW_EACH(j, U) p[j] = vfmadd(p[j], r[j], vset1(1.6666665459e-1f));
+    FW_EACH(j, U) p[j] = vfmadd(p[j], r[j], vset1(5.0000001201e-1f));
+    FW_EACH(j, U) p[j] = vadd(vfmadd(p[j], vmul(r[j], r[j]), r[j]), vset1(1.0f));  // (r^2 P(r) + r) + 1
+    FW_EACH(j, U) x[j] = _mm512_scalef_ps(p[j], n[j]);                             // e^r 2^n
+}
 inline Vec vexp(Vec x) {
-    x = vmax(vset1(-104.0f), vmin(vset1(89.0f), x));
-    const Vec n = _mm512_roundscale_ps(vmul(x, vset1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    Vec r = vfnmadd(n, vset1(0.693359375f), x);  // x - n C1   (exact)
-    r = vfnmadd(n, vset1(-2.12194440e-4f), r);    // ... - n C2
-    Vec p = vset1(1.9875691500e-4f);
-    p = vfmadd(p, r, vset1(1.3981999507e-3f));
-    p = vfmadd(p, r, vset1(8.3334519073e-3f));
-    p = vfmadd(p, r, vset1(4.1665795894e-2f));
-    p = vfmadd(p, r, vset1(1.6666665459e-1f));
-    p = vfmadd(p, r, vset1(5.0000001201e-1f));
-    p = vadd(vfmadd(p, vmul(r, r), r), vset1(1.0f));  // (r^2 P(r) + r) + 1
-    return _mm512_scalef_ps(p, n);                     // e^r 2^n
+    Vec v[1] = {x};
+    vexp_n(v);
+    return v[0];
 }
 
 
@@ -175,10 +191,27 @@ inline Vec vexp(Vec x) {
 //   x >= 0: 1 / (1 + e);   x < 0: e / (1 + e)
 // Error: vexp (1 ulp) + one add + one divide; measured over every 1/1024 of [-20, 20]: at most
 // 2 ulp from the exact sigmoid (the test allows 3); silu = x s(x): at most 3 ulp.
+template <int U>
+__attribute__((always_inline)) inline void vsigmoid_n(Vec (&x)[U]) {
+    Vec e[U];
+    FW_EACH(j, U) e[j] = vneg(vabs(x[j]));
+    vexp_n(e);  // e^{-|x|}
+    // one division: the numerator is chosen first
+    FW_EACH(j, U) x[j] = vdiv(vselect_ge0(x[j], vset1(1.0f), e[j]), vadd(vset1(1.0f), e[j]));
+}
 inline Vec vsigmoid(Vec x) {
-    const Vec e = vexp(vneg(vabs(x)));
-    const Vec d = vadd(vset1(1.0f), e);
-    return vdiv(vselect_ge0(x, vset1(1.0f), e), d);  // one division: the numerator is chosen first
+    Vec v[1] = {x};
+    vsigmoid_n(v);
+    return v[0];
+}
+
+// silu(x) = x s(x), of U vectors in place
+template <int U>
+__attribute__((always_inline)) inline void vsilu_n(Vec (&x)[U]) {
+    Vec s[U];
+    FW_EACH(j, U) s[j] = x[j];
+    vsigmoid_n(s);
+    FW_EACH(j, U) x[j] = vmul(x[j], s[j]);
 }
 
 }  // namespace fw::avx512

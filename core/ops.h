@@ -81,6 +81,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride = 1,
 Tensor group_norm(const Tensor& x, int groups, const Tensor& w, const Tensor& b, float eps = 1e-5f);
 // silu(group_norm(x, groups, w, b, eps)) in one op (one pass over memory forward and backward).
 Tensor group_norm_silu(const Tensor& x, int groups, const Tensor& w, const Tensor& b, float eps = 1e-5f);
+// silu(group_norm(x + reshape(shift, {N, C, 1, 1}), groups, w, b, eps)) in one op: shift (N, C)
+// added to every pixel of its (sample, channel) first (a ResBlock's time embedding), neither
+// x + shift nor the normalized values kept in memory.
+Tensor group_norm_silu(const Tensor& x, const Tensor& shift, int groups, const Tensor& w, const Tensor& b,
+                       float eps = 1e-5f);
 
 // --- losses (core/ops/loss.cpp) --------------------------------------------------------------
 Tensor mse_loss(const Tensor& pred, const Tensor& target);   // mean squared error, 0-d

@@ -107,4 +107,11 @@ Tensor GroupNorm::forward_silu(const Tensor& x) const {
     return group_norm_silu(x, groups, weight, bias, eps);
 }
 
+Tensor GroupNorm::forward_silu(const Tensor& x, const Tensor& shift) const {
+    if (!x.defined() || x.dim() < 2 || x.size(1) != channels)
+        fail(describe(), ": expects input (N, ", channels, ", ...), got ",
+             x.defined() ? to_string(x.shape()) : std::string("an undefined tensor"));
+    return group_norm_silu(x, shift, groups, weight, bias, eps);
+}
+
 }  // namespace fw::nn

@@ -60,6 +60,8 @@ public:
     GroupNorm(int groups, int channels, float eps = 1e-5f);
     Tensor forward(const Tensor& x) const;
     Tensor forward_silu(const Tensor& x) const;  // silu(forward(x)) in one op (group_norm_silu)
+    // silu(forward(x + shift)), shift (N, C) added to every pixel of its channel, in one op
+    Tensor forward_silu(const Tensor& x, const Tensor& shift) const;
     std::string type_name() const override;
 
     const int groups, channels;

@@ -42,15 +42,13 @@ Tensor ResBlock::forward(const Tensor& x, const Tensor& e) const {
     if (!e.defined() || e.dim() != 2 || e.size(0) != x.size(0) || e.size(1) != temb_proj.in_features)
         fail(describe(), ": expects SiLU(temb) (", x.size(0), ", ", temb_proj.in_features, "), got ",
              e.defined() ? to_string(e.shape()) : "undefined");
-    const int64_t N = x.size(0);
     // h = Conv3x3(SiLU(GroupNorm(x)))                         (N, cout, H, W)
     Tensor h = norm1.forward_silu(x);       // SiLU(GroupNorm(x)) as one op
     h = conv1.forward(h);
-    // h += Linear(SiLU(temb)) broadcast over H, W:  (N, cout) -> (N, cout, 1, 1)
-    Tensor tp = temb_proj.forward(e);
-    h = h + reshape(tp, {N, cout, 1, 1});
-    // h = Conv3x3(SiLU(GroupNorm(h)))
-    h = norm2.forward_silu(h);
+    // h = Conv3x3(SiLU(GroupNorm(h + Linear(SiLU(temb))))), the (N, cout) projection added to every
+    // pixel of its channel (broadcast over H, W) inside the norm's op: h + tp is never stored
+    Tensor tp = temb_proj.forward(e);       // (N, cout)
+    h = norm2.forward_silu(h, tp);
     h = conv2.forward(h);
     // out = h + skip(x), skip = Conv1x1 when the width changes, identity otherwise
     return h + (skip ? skip->forward(x) : x);

@@ -239,28 +239,37 @@ TEST_CASE("CUDA group_norm forward and backward match the reference" * cuda_only
 
 TEST_CASE("CUDA group_norm_silu (fused) forward and backward match the reference" * cuda_only()) {
     const int64_t shapes[][4] = {{1, 1, 1, 1}, {2, 6, 35, 3}, {3, 8, 787, 2}, {2, 64, 49, 8}};  // N, C, HW, G
-    for (auto& v : shapes) {
-        GroupNormShape s{v[0], v[1], v[2], v[3], 1e-5f};
-        const int64_t n = s.N * s.C * s.HW;
-        std::vector<float> x = random_values(n, 40, -3, 5), w = random_values(s.C, 41), b = random_values(s.C, 42);
-        std::vector<float> y(n), mean(s.N * s.G), rstd(s.N * s.G), dy = random_values(n, 43);
-        std::vector<float> dx = random_values(n, 44), dw = random_values(s.C, 45), db = random_values(s.C, 46);
-        Tensor xg = on_gpu(x), wg = on_gpu(w), bg = on_gpu(b), yg = on_gpu(y), mg = on_gpu(mean), rg = on_gpu(rstd);
-        Tensor dxg = on_gpu(dx), dwg = on_gpu(dw), dbg = on_gpu(db);
-        ref().group_norm_silu_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
-        gpu().group_norm_silu_forward(yg.data(), mg.data(), rg.data(), xg.data(), wg.data(), bg.data(), s);
-        INFO("group_norm_silu N " << s.N << " C " << s.C << " HW " << s.HW << " G " << s.G);
-        // group_norm's tolerances (above), then silu: |silu'| <= 1.1 and expf within 2 ulp on both sides
-        expect_close(yg, y, {2e-5, 2e-5}, "group_norm_silu forward");
-        ref().group_norm_silu_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), mean.data(), rstd.data(),
-                                       w.data(), b.data(), s, GradWrite::Add);
-        gpu().group_norm_silu_backward(dxg.data(), dwg.data(), dbg.data(), on_gpu(dy).data(), xg.data(), mg.data(),
-                                       rg.data(), wg.data(), bg.data(), s, GradWrite::Add);
-        // as group_norm's backward: dw, db sum M terms in float on the CPU, in double on the GPU
-        expect_close(dxg, dx, {1e-4, 1e-4}, "group_norm_silu backward dx");
-        expect_close(dwg, dw, {1e-3, 1e-4}, "group_norm_silu backward dw");
-        expect_close(dbg, db, {1e-3, 1e-4}, "group_norm_silu backward db");
-    }
+    for (auto& v : shapes)
+        for (bool shifted : {false, true}) {
+            GroupNormShape s{v[0], v[1], v[2], v[3], 1e-5f};
+            const int64_t n = s.N * s.C * s.HW;
+            std::vector<float> x = random_values(n, 40, -3, 5), w = random_values(s.C, 41), b = random_values(s.C, 42);
+            std::vector<float> y(n), mean(s.N * s.G), rstd(s.N * s.G), dy = random_values(n, 43);
+            std::vector<float> dx = random_values(n, 44), dw = random_values(s.C, 45), db = random_values(s.C, 46);
+            Tensor xg = on_gpu(x), wg = on_gpu(w), bg = on_gpu(b), yg = on_gpu(y), mg = on_gpu(mean), rg = on_gpu(rstd);
+            Tensor dxg = on_gpu(dx), dwg = on_gpu(dw), dbg = on_gpu(db);
+            // shifted: a shift (N, C) added first, and its gradient accumulated
+            std::vector<float> shift = random_values(s.N * s.C, 47), dshift = random_values(s.N * s.C, 48);
+            Tensor shg = on_gpu(shift), dshg = on_gpu(dshift);
+            const float* sh = shifted ? shift.data() : nullptr;
+            const float* shd = shifted ? shg.data() : nullptr;
+            ref().group_norm_silu_forward(y.data(), mean.data(), rstd.data(), x.data(), sh, w.data(), b.data(), s);
+            gpu().group_norm_silu_forward(yg.data(), mg.data(), rg.data(), xg.data(), shd, wg.data(), bg.data(), s);
+            INFO("group_norm_silu N " << s.N << " C " << s.C << " HW " << s.HW << " G " << s.G << (shifted ? " shifted" : ""));
+            // group_norm's tolerances (above), then silu: |silu'| <= 1.1 and expf within 2 ulp on both sides
+            expect_close(yg, y, {2e-5, 2e-5}, "group_norm_silu forward");
+            ref().group_norm_silu_backward(dx.data(), shifted ? dshift.data() : nullptr, dw.data(), db.data(), dy.data(),
+                                           x.data(), sh, mean.data(), rstd.data(), w.data(), b.data(), s, GradWrite::Add);
+            gpu().group_norm_silu_backward(dxg.data(), shifted ? dshg.data() : nullptr, dwg.data(), dbg.data(),
+                                           on_gpu(dy).data(), xg.data(), shd, mg.data(), rg.data(), wg.data(), bg.data(), s,
+                                           GradWrite::Add);
+            // as group_norm's backward: dw, db sum M terms in float on the CPU, in double on the GPU
+            expect_close(dxg, dx, {1e-4, 1e-4}, "group_norm_silu backward dx");
+            expect_close(dwg, dw, {1e-3, 1e-4}, "group_norm_silu backward dw");
+            expect_close(dbg, db, {1e-3, 1e-4}, "group_norm_silu backward db");
+            // dshift: HW of the dx values above summed (in double on both sides)
+            expect_close(dshg, dshift, {1e-4 * (double)s.HW, 1e-4}, "group_norm_silu backward dshift");
+        }
 }
 
 TEST_CASE("CUDA concat/slice ranges, upsample and avg_pool match the reference exactly" * cuda_only()) {

@@ -117,6 +117,12 @@ std::vector<GradCase> grad_cases() {
                  [](V x) { return group_norm_silu(x[0], 3, x[1], x[2]); }});
     c.push_back({"group_norm_silu", "x(3,4,17) 2 groups (odd HW)", {leaf({3, 4, 17}, gen, -2, 2), leaf({4}, gen), leaf({4}, gen)},
                  [](V x) { return group_norm_silu(x[0], 2, x[1], x[2]); }});
+    c.push_back({"group_norm_silu", "x(2,6,3,5) + shift(2,6), 3 groups",
+                 {leaf({2, 6, 3, 5}, gen, -2, 2), leaf({6}, gen), leaf({6}, gen, -2, 2), leaf({2, 6}, gen, -1, 1)},
+                 [](V x) { return group_norm_silu(x[0], x[3], 3, x[1], x[2]); }});
+    c.push_back({"group_norm_silu", "x(3,4,17) + shift(3,4), 2 groups (odd HW)",
+                 {leaf({3, 4, 17}, gen, -2, 2), leaf({4}, gen), leaf({4}, gen), leaf({3, 4}, gen, -1, 1)},
+                 [](V x) { return group_norm_silu(x[0], x[3], 2, x[1], x[2]); }});
     // losses
     c.push_back({"mse_loss", "(3,4) vs (3,4)", {leaf({3, 4}, gen), leaf({3, 4}, gen)}, [](V x) { return mse_loss(x[0], x[1]); }});
     c.push_back({"log_softmax", "(4,7) in [-3, 3)", {leaf({4, 7}, gen, -3, 3)}, [](V x) { return log_softmax(x[0]); }});

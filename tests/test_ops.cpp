@@ -117,6 +117,35 @@ TEST_CASE("group_norm_silu equals silu(group_norm(x)), values and gradients") {
     }
 }
 
+TEST_CASE("group_norm_silu with a shift equals silu(group_norm(x + shift[:, :, None, None])), values and gradients") {
+    Generator g(7);
+    Tensor x = rand_uniform({2, 6, 5, 3}, g, -3, 5).set_requires_grad(true);
+    Tensor shift = rand_uniform({2, 6}, g, -2, 2).set_requires_grad(true);
+    Tensor w = rand_uniform({6}, g, -2, 2).set_requires_grad(true), b = rand_uniform({6}, g, -2, 2).set_requires_grad(true);
+    Tensor up = rand_uniform({2, 6, 5, 3}, g, -1, 1);  // a random upstream gradient
+    Tensor fused = group_norm_silu(x, shift, 3, w, b);
+    sum(fused * up).backward();
+    auto copy = [](const Tensor& t) { return std::vector<float>(t.data(), t.data() + t.numel()); };
+    const std::vector<float> dx = copy(x.grad()), dshift = copy(shift.grad()), dw = copy(w.grad()), db = copy(b.grad());
+    for (Tensor* t : {&x, &shift, &w, &b}) t->zero_grad();
+    Tensor plain = silu(group_norm(x + reshape(shift, {2, 6, 1, 1}), 3, w, b));
+    sum(plain * up).backward();
+    // the same math in another order of roundings: values |y| <= ~7, gradients <= ~20 (dshift: a
+    // sum of 15 of them)
+    for (int64_t i = 0; i < x.numel(); ++i) {
+        CHECK(fused.data()[i] == doctest::Approx(plain.data()[i]).epsilon(1e-5).scale(1));
+        CHECK(dx[i] == doctest::Approx(x.grad().data()[i]).epsilon(1e-4).scale(1));
+    }
+    for (int64_t i = 0; i < shift.numel(); ++i) CHECK(dshift[i] == doctest::Approx(shift.grad().data()[i]).epsilon(1e-4).scale(15));
+    for (int c = 0; c < 6; ++c) {
+        CHECK(dw[c] == doctest::Approx(w.grad().data()[c]).epsilon(1e-4).scale(1));
+        CHECK(db[c] == doctest::Approx(b.grad().data()[c]).epsilon(1e-4).scale(1));
+    }
+    // a shift of the wrong shape is an error that names both shapes
+    CHECK_THROWS_WITH(group_norm_silu(x, rand_uniform({2, 5}, g), 3, w, b),
+                      doctest::Contains("shift [2, 5] must be [2, 6] for input [2, 6, 5, 3]"));
+}
+
 TEST_CASE("activations on hand-picked points") {
     Tensor x = T({3}, {-1.0f, 0.0f, 2.0f});
     CHECK(relu(x).to_vector() == std::vector<float>{0, 0, 2});

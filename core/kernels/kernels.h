@@ -90,14 +90,16 @@ struct Kernels {
                                const GroupNormShape& s);
     void (*group_norm_backward)(float* dx, float* dw, float* db, const float* dy, const float* x, const float* mean,
                                 const float* rstd, const float* w, const GroupNormShape& s);
-    // group_norm followed by SiLU in one pass: y = silu(z), z = group_norm(x) (as above). Only x,
-    // mean and rstd are saved: the backward recomputes z (so it also needs b), forms
-    // gz = dy s(z) (1 + z (1 - s(z))) and runs group_norm's backward with gz.
-    void (*group_norm_silu_forward)(float* y, float* mean, float* rstd, const float* x, const float* w,
-                                    const float* b, const GroupNormShape& s);
-    void (*group_norm_silu_backward)(float* dx, float* dw, float* db, const float* dy, const float* x,
-                                     const float* mean, const float* rstd, const float* w, const float* b,
-                                     const GroupNormShape& s, GradWrite dx_write);
+    // group_norm followed by SiLU in one pass: y = silu(z), z = group_norm(x + shift) (as above),
+    // shift (N, C) added to every pixel of channel c of sample n (a ResBlock's time embedding;
+    // null: no shift). Only x, shift, mean and rstd are saved: the backward recomputes z (so it
+    // also needs b), forms gz = dy s(z) (1 + z (1 - s(z))) and runs group_norm's backward with gz;
+    // dshift[n, c] += the sum over the pixels of that dx (when dshift is not null).
+    void (*group_norm_silu_forward)(float* y, float* mean, float* rstd, const float* x, const float* shift,
+                                    const float* w, const float* b, const GroupNormShape& s);
+    void (*group_norm_silu_backward)(float* dx, float* dshift, float* dw, float* db, const float* dy,
+                                     const float* x, const float* shift, const float* mean, const float* rstd,
+                                     const float* w, const float* b, const GroupNormShape& s, GradWrite dx_write);
 
     // dst viewed as (outer, dst_axis, inner), src as (outer, src_axis, inner): copies (or adds)
     // src[:, src_start : src_start+len, :] into dst[:, dst_start : dst_start+len, :].

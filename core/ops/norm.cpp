@@ -53,35 +53,59 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor& w, const Tensor& b,
     return y;
 }
 
-// y = silu(group_norm(x) w + b) in one pass: the same value as silu(group_norm(x, ...)), without
-// the intermediate z in memory (the backward recomputes it from x, mean and rstd).
+// y = silu(group_norm(x + shift) w + b) in one pass: the same value as
+// silu(group_norm(x + reshape(shift, {N, C, 1, 1}), ...)), without x + shift or the intermediate z
+// in memory (the backward recomputes them from x, shift, mean and rstd). inputs: x, w, b and,
+// with a shift, shift (N, C).
 struct GroupNormSiluBackward final : Node {
     GroupNormSiluBackward() : Node("group_norm_silu") {}
     GroupNormShape s{};
     Tensor mean, rstd;  // (N, G), saved by the forward
-    bool overwrites_gradient(size_t i) const override { return i == 0; }  // dx (dw, db: parameters)
+    bool overwrites_gradient(size_t i) const override { return i == 0; }  // dx (dw, db: parameters; dshift adds)
     void backward(const float* dy, float* const* dx) override {
+        const bool shifted = inputs.size() == 4;
         kernels_for(inputs[0].device())
-            .group_norm_silu_backward(dx[0], dx[1], dx[2], dy, inputs[0].data(), mean.data(), rstd.data(),
+            .group_norm_silu_backward(dx[0], shifted ? dx[3] : nullptr, dx[1], dx[2], dy, inputs[0].data(),
+                                      shifted ? inputs[3].data() : nullptr, mean.data(), rstd.data(),
                                       inputs[1].data(), inputs[2].data(), s,
                                       is_fresh(0) ? GradWrite::Overwrite : GradWrite::Add);
     }
 };
 
-Tensor group_norm_silu(const Tensor& x, int groups, const Tensor& w, const Tensor& b, float eps) {
+// shift: undefined (none) or (N, C)
+static Tensor group_norm_silu_impl(const Tensor& x, const Tensor& shift, int groups, const Tensor& w, const Tensor& b,
+                                   float eps) {
     const GroupNormShape s = checked_shape("group_norm_silu", x, groups, w, b, eps);
+    if (shift.defined()) {
+        check_same_device(x, shift, "group_norm_silu");
+        if (shift.shape() != Shape{s.N, s.C})
+            fail("group_norm_silu: shift ", to_string(shift.shape()), " must be ", to_string(Shape{s.N, s.C}),
+                 " for input ", to_string(x.shape()));
+    }
     Tensor y = Tensor::empty(x.shape(), x.device());
     Tensor mean = Tensor::empty({s.N, groups}, x.device()), rstd = Tensor::empty({s.N, groups}, x.device());
-    run_op("group_norm_silu", {&x, &w, &b}, y, [&] {
+    std::vector<Tensor> inputs{x, w, b};
+    if (shift.defined()) inputs.push_back(shift);
+    run_op("group_norm_silu", inputs, y, [&] {
         kernels_for(x.device())
-            .group_norm_silu_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), s);
+            .group_norm_silu_forward(y.data(), mean.data(), rstd.data(), x.data(),
+                                     shift.defined() ? shift.data() : nullptr, w.data(), b.data(), s);
     });
-    if (auto* node = record<GroupNormSiluBackward>(y, {x, w, b})) {
+    if (auto* node = record<GroupNormSiluBackward>(y, inputs)) {
         node->s = s;
         node->mean = mean;
         node->rstd = rstd;
     }
     return y;
+}
+
+Tensor group_norm_silu(const Tensor& x, int groups, const Tensor& w, const Tensor& b, float eps) {
+    return group_norm_silu_impl(x, Tensor(), groups, w, b, eps);
+}
+
+Tensor group_norm_silu(const Tensor& x, const Tensor& shift, int groups, const Tensor& w, const Tensor& b, float eps) {
+    check_defined(shift, "group_norm_silu", "shift");
+    return group_norm_silu_impl(x, shift, groups, w, b, eps);
 }
 
 }  // namespace fw

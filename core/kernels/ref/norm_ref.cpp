@@ -77,29 +77,51 @@ void group_norm_backward(float* dx, float* dw, float* db, const float* dy, const
         }
 }
 
-// group_norm + SiLU, fused (the SIMD paths do it in one pass; here it is the plain composition):
-//   z = xhat w[c] + b[c],  y = silu(z) = z s(z)
+// group_norm + SiLU, fused (the SIMD paths do it in one pass; here it is the plain composition),
+// of x shifted per (sample, channel) first (shift (N, C) or null: none):
+//   xs = x + shift[n, c],  z = group_norm(xs) = xhat w[c] + b[c],  y = silu(z) = z s(z)
 // Backward: gz = dL/dz = g s(z) (1 + z (1 - s(z)))   (silu's derivative, activation_ref.cpp),
-// then group_norm's backward above with gz in place of g. z is recomputed from x, mean, rstd.
-void group_norm_silu_forward(float* y, float* mean, float* rstd, const float* x, const float* w, const float* b,
-                             const GroupNormShape& s) {
-    group_norm_forward(y, mean, rstd, x, w, b, s);  // y = z
-    silu_forward(y, y, s.N * s.C * s.HW);            // y = silu(z), elementwise in place
+// then group_norm's backward above with gz in place of g, giving dL/dxs; dL/dx = dL/dxs and
+// dshift[n, c] += sum_hw dL/dxs[n, c, hw] (the shift reaches every pixel of its channel).
+// z is recomputed from xs, mean, rstd.
+
+// xs = x + shift[n, c] as a new array (x itself when there is no shift)
+static std::vector<float> shifted(const float* x, const float* shift, const GroupNormShape& s) {
+    std::vector<float> xs(x, x + s.N * s.C * s.HW);
+    if (shift)
+        for (int64_t nc = 0; nc < s.N * s.C; ++nc)
+            for (int64_t j = 0; j < s.HW; ++j) xs[nc * s.HW + j] += shift[nc];
+    return xs;
 }
 
-void group_norm_silu_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* mean,
-                              const float* rstd, const float* w, const float* b, const GroupNormShape& s,
-                              GradWrite dx_write) {
+void group_norm_silu_forward(float* y, float* mean, float* rstd, const float* x, const float* shift, const float* w,
+                             const float* b, const GroupNormShape& s) {
+    const std::vector<float> xs = shifted(x, shift, s);
+    group_norm_forward(y, mean, rstd, xs.data(), w, b, s);  // y = z
+    silu_forward(y, y, s.N * s.C * s.HW);                   // y = silu(z), elementwise in place
+}
+
+void group_norm_silu_backward(float* dx, float* dshift, float* dw, float* db, const float* dy, const float* x,
+                              const float* shift, const float* mean, const float* rstd, const float* w, const float* b,
+                              const GroupNormShape& s, GradWrite dx_write) {
     const int64_t cpg = s.C / s.G, n = s.N * s.C * s.HW;
-    if (dx && dx_write == GradWrite::Overwrite) std::fill(dx, dx + n, 0.0f);  // then add
-    std::vector<float> z(n), gz(n, 0.0f);
+    const std::vector<float> xs = shifted(x, shift, s);
+    std::vector<float> z(n), gz(n, 0.0f), dxs(n, 0.0f);
     for (int64_t i = 0; i < s.N; ++i)
         for (int64_t c = 0; c < s.C; ++c) {
             const int64_t ng = i * s.G + c / cpg, off = (i * s.C + c) * s.HW;
-            for (int64_t j = 0; j < s.HW; ++j) z[off + j] = (x[off + j] - mean[ng]) * rstd[ng] * w[c] + b[c];
+            for (int64_t j = 0; j < s.HW; ++j) z[off + j] = (xs[off + j] - mean[ng]) * rstd[ng] * w[c] + b[c];
         }
     silu_backward(gz.data(), dy, z.data(), n);  // gz = dy s(z) (1 + z (1 - s(z)))
-    group_norm_backward(dx, dw, db, gz.data(), x, mean, rstd, w, s);
+    group_norm_backward(dx || dshift ? dxs.data() : nullptr, dw, db, gz.data(), xs.data(), mean, rstd, w, s);
+    if (dx)
+        for (int64_t i = 0; i < n; ++i) dx[i] = dx_write == GradWrite::Overwrite ? dxs[i] : dx[i] + dxs[i];
+    if (dshift)
+        for (int64_t nc = 0; nc < s.N * s.C; ++nc) {
+            double sum = 0.0;
+            for (int64_t j = 0; j < s.HW; ++j) sum += dxs[nc * s.HW + j];
+            dshift[nc] += (float)sum;
+        }
 }
 
 }  // namespace fw::ref

@@ -76,11 +76,11 @@ void group_norm_forward(float* y, float* mean, float* rstd, const float* x, cons
                         const GroupNormShape& s);
 void group_norm_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* mean,
                          const float* rstd, const float* w, const GroupNormShape& s);
-void group_norm_silu_forward(float* y, float* mean, float* rstd, const float* x, const float* w, const float* b,
-                             const GroupNormShape& s);
-void group_norm_silu_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* mean,
-                              const float* rstd, const float* w, const float* b, const GroupNormShape& s,
-                              GradWrite dx_write);
+void group_norm_silu_forward(float* y, float* mean, float* rstd, const float* x, const float* shift, const float* w,
+                             const float* b, const GroupNormShape& s);
+void group_norm_silu_backward(float* dx, float* dshift, float* dw, float* db, const float* dy, const float* x,
+                              const float* shift, const float* mean, const float* rstd, const float* w, const float* b,
+                              const GroupNormShape& s, GradWrite dx_write);
 
 // layout_ref.cpp
 void copy_axis_range(float* dst, int64_t dst_axis, int64_t dst_start, const float* src, int64_t src_axis,

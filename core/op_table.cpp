@@ -29,7 +29,7 @@ const std::vector<OpInfo>& differentiable_ops() {
         {"permute",      "y[i_p(0),..] = x[i_0,..]",                "dx = g permuted back"},
         {"matmul",       "C = A B (2-d or batched)",                "dA = g B^T;  dB = A^T g"},
         {"linear",       "y = x W^T + b",                           "dx = g W;  dW = g^T x;  db = sum_rows g"},
-        {"conv2d",       "y[n,o] = b[o] + sum_c w[o,c] (*) x[n,c]", "dx = full correlation of g with flipped w; dw = x (*) g; db = sum g"},
+        {"conv2d",       "y[n,o] = b[o] + sum_c w[o,c] (*) x[n,c] [+ r[n,o]]", "dx = full correlation of g with flipped w; dw = x (*) g; db = sum g; dr = g"},
         {"group_norm",   "y = (x-mu_g)/sqrt(var_g+eps) * w + b",    "dx = rstd/ M (M gh - sum gh - xhat sum gh xhat), gh = g w"},
         {"group_norm_silu", "y = silu(z), z = group_norm(x [+ shift[n,c]]) (above)", "gz = g s(z) (1 + z (1-s(z))); then group_norm's with gz for g; dshift = sum_hw dx"},
         {"concat",       "y = [x_1, x_2, ...] along an axis",       "dx_i = the matching range of g"},

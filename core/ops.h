@@ -75,6 +75,9 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);  // x (N,in), 
 // x (N,Cin,H,W), w (Cout,Cin,KH,KW), b (Cout) or undefined -> (N,Cout,OH,OW),
 // OH = (H + 2 pad - KH) / stride + 1.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride = 1, int pad = 0);
+// conv2d(x, w, b, stride, pad) + r in one op (r: the output's shape, a ResBlock's residual): the
+// conv adds r as it writes y where its kernel can (the same values as conv2d, then +).
+Tensor conv2d_add(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& r, int stride = 1, int pad = 0);
 
 // --- normalization (core/ops/norm.cpp) -------------------------------------------------------
 // x (N,C,H,W) or (N,C); C split into `groups` groups of C/groups channels; w, b (C).

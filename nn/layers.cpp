@@ -77,6 +77,15 @@ Tensor Conv2d::forward(const Tensor& x) const {
     return conv2d(x, weight, bias, stride, pad);  // (N, Cout, OH, OW)
 }
 
+Tensor Conv2d::forward_add(const Tensor& x, const Tensor& r) const {
+    if (!x.defined() || x.dim() != 4 || x.size(1) != in_channels)
+        fail(describe(), ": expects input (N, ", in_channels, ", H, W), got ",
+             x.defined() ? to_string(x.shape()) : std::string("an undefined tensor"));
+    if (x.size(2) + 2 * pad < kernel || x.size(3) + 2 * pad < kernel)
+        fail(describe(), ": input ", to_string(x.shape()), " is smaller than the kernel");
+    return conv2d_add(x, weight, bias, r, stride, pad);  // (N, Cout, OH, OW) + r
+}
+
 // --- GroupNorm --------------------------------------------------------------------------------
 
 GroupNorm::GroupNorm(int groups_, int channels_, float eps_) : groups(groups_), channels(channels_), eps(eps_) {

@@ -43,6 +43,7 @@ public:
     Conv2d(int in_channels, int out_channels, int kernel, Generator& gen, int stride = 1, int pad = 0,
            bool bias = true);
     Tensor forward(const Tensor& x) const;
+    Tensor forward_add(const Tensor& x, const Tensor& r) const;  // forward(x) + r in one op (conv2d_add)
     int out_size(int in) const { return (in + 2 * pad - kernel) / stride + 1; }
     // Multiply-adds for one image of H x W: Cout * OH * OW * Cin * K * K.
     int64_t macs(int H, int W) const;

@@ -49,9 +49,9 @@ Tensor ResBlock::forward(const Tensor& x, const Tensor& e) const {
     // pixel of its channel (broadcast over H, W) inside the norm's op: h + tp is never stored
     Tensor tp = temb_proj.forward(e);       // (N, cout)
     h = norm2.forward_silu(h, tp);
-    h = conv2.forward(h);
-    // out = h + skip(x), skip = Conv1x1 when the width changes, identity otherwise
-    return h + (skip ? skip->forward(x) : x);
+    // out = Conv3x3(h) + skip(x), skip = Conv1x1 when the width changes, identity otherwise; the
+    // conv adds the residual as it writes its output (conv2d_add)
+    return conv2.forward_add(h, skip ? skip->forward(x) : x);
 }
 
 int64_t ResBlock::macs(int H, int W) const {

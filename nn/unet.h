@@ -11,8 +11,9 @@
 //   h   = Conv3x3(SiLU(GroupNorm(8, cin)(x)))           cin  -> cout
 //   h  += Linear(128, cout)(e)[:, :, None, None]        broadcast over H, W
 //   h   = Conv3x3(SiLU(GroupNorm(8, cout)(h)))          cout -> cout
-//   (the += and the GroupNorm + SiLU after it are one op, group_norm_silu with a shift)
 //   out = h + (Conv1x1(x) if cin != cout else x)
+//   (the += and the GroupNorm + SiLU after it are one op, group_norm_silu with a shift; the last
+//   Conv3x3 and the + are one op too, conv2d_add)
 // Network (B = base width 32, M = mid width 64; sizes for a 28 x 28 input):
 //   conv_in  Conv3x3(1 -> B)                                   28 x 28
 //   enc0     ResBlock(B, B)              -> skip s0            28 x 28

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/cpu.h"
@@ -168,6 +169,42 @@ TEST_CASE("conv2d backward with GradWrite::Overwrite writes dx as adding into ze
             CHECK(dw_o == dw_a);
             CHECK(db_o == db_a);
         }
+}
+
+// conv2d_forward_add (y = conv + r): the same bits as conv2d_forward followed by y[i] += r[i], on
+// every path (the Winograd output transform adds r itself; the others add it after), with 1 and 2
+// threads; and as the reference's on the scalar path. Both outputs have the same alignment, 64
+// bytes (as a Tensor's) or one float past it: some paths stream whole aligned vectors instead,
+// and their sums may then round differently (1x1: see the streamed-stores test below).
+TEST_CASE("conv2d_forward_add gives conv2d_forward's y plus r, bit for bit") {
+    const int before = num_threads();
+    for (CpuPath path : fw::test::simd_paths_under_test(/*with_scalar=*/true))
+        for (const ConvShape& s : kShapes)
+            for (int64_t misalign : {0, 1})
+                for (int threads : {1, 2}) {
+                    set_num_threads(threads);
+                    const Kernels& k = cpu_kernels(path);
+                    Generator g(13);
+                    const std::vector<float> x = random_vec(s.N * s.Cin * s.H * s.W, g),
+                                             w = random_vec(s.Cout * s.Cin * s.KH * s.KW, g),
+                                             b = random_vec(s.Cout, g), r = random_vec(s.N * s.Cout * s.OH * s.OW, g);
+                    const int64_t n = (int64_t)r.size();
+                    std::vector<float> fused_buf(n + 32, std::nanf("")), plain_buf(n + 32, std::nanf(""));
+                    auto at = [misalign](std::vector<float>& v) {  // 64-byte aligned + misalign floats
+                        const uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
+                        return reinterpret_cast<float*>((p + 63) / 64 * 64) + misalign;
+                    };
+                    float *fused = at(fused_buf), *plain = at(plain_buf);
+                    k.conv2d_forward_add(fused, x.data(), w.data(), b.data(), r.data(), s);
+                    k.conv2d_forward(plain, x.data(), w.data(), b.data(), s);
+                    for (int64_t i = 0; i < n; ++i) plain[i] += r[i];
+                    INFO(std::string(cpu_path_name(path)) << " " << threads << " threads, misaligned by " << misalign
+                                                          << ", N=" << s.N << " Cin=" << s.Cin << " " << s.H << "x"
+                                                          << s.W << " Cout=" << s.Cout << " k=" << s.KH << "x" << s.KW
+                                                          << " stride " << s.stride);
+                    CHECK(std::equal(fused, fused + n, plain));
+                }
+    set_num_threads(before);
 }
 
 // The direct forward of one input channel streams y (non-temporal stores) when y is vector-aligned

@@ -200,6 +200,13 @@ TEST_CASE("CUDA conv2d forward and both backward passes match the reference" * c
                        << "x" << s.KW << " stride " << s.stride << " pad " << s.pad);
         // sums of up to Cin*KH*KW (forward), N*OH*OW (dw) products of values in [-2, 2]
         expect_close(yg, y, {1e-4, 1e-5}, "conv2d forward");
+        // conv2d_forward_add: the same y plus r (within the same tolerance)
+        const std::vector<float> r = random_values((int64_t)y.size(), 24);
+        std::vector<float> yr(y.size());
+        Tensor yrg = on_gpu(yr);
+        ref().conv2d_forward_add(yr.data(), x.data(), w.data(), b.data(), r.data(), s);
+        gpu().conv2d_forward_add(yrg.data(), xg.data(), wg.data(), on_gpu(b).data(), on_gpu(r).data(), s);
+        expect_close(yrg, yr, {1e-4, 1e-5}, "conv2d forward + r");
         ref().conv2d_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), s, GradWrite::Add);
         gpu().conv2d_backward(dxg.data(), dwg.data(), dbg.data(), on_gpu(dy).data(), xg.data(), wg.data(), s, GradWrite::Add);
         expect_close(dxg, dx, {1e-4, 1e-5}, "conv2d backward dx");

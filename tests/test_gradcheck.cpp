@@ -107,6 +107,12 @@ std::vector<GradCase> grad_cases() {
                  [](V x) { return conv2d(x[0], x[1], x[2], 1, 0); }});
     c.push_back({"conv2d", "x(1,1,6,5) w(2,1,2,3) no bias pad 0", {leaf({1, 1, 6, 5}, gen), leaf({2, 1, 2, 3}, gen)},
                  [](V x) { return conv2d(x[0], x[1], Tensor(), 1, 0); }});
+    c.push_back({"conv2d", "conv2d_add: x(2,3,5,4) w(4,3,3,3) b + r(2,4,5,4), pad 1",
+                 {leaf({2, 3, 5, 4}, gen), leaf({4, 3, 3, 3}, gen), leaf({4}, gen), leaf({2, 4, 5, 4}, gen)},
+                 [](V x) { return conv2d_add(x[0], x[1], x[2], x[3], 1, 1); }});
+    c.push_back({"conv2d", "conv2d_add: x(2,16,4,5) w(16,16,3,3) (Winograd) + r = x itself",
+                 {leaf({2, 16, 4, 5}, gen), leaf({16, 16, 3, 3}, gen, -0.3, 0.3), leaf({16}, gen)},
+                 [](V x) { return conv2d_add(x[0], x[1], x[2], x[0], 1, 1); }});
     // normalization
     c.push_back({"group_norm", "x(2,6,3,5) 3 groups", {leaf({2, 6, 3, 5}, gen, -2, 2), leaf({6}, gen), leaf({6}, gen)},
                  [](V x) { return group_norm(x[0], 3, x[1], x[2]); }});

@@ -146,6 +146,31 @@ TEST_CASE("group_norm_silu with a shift equals silu(group_norm(x + shift[:, :, N
                       doctest::Contains("shift [2, 5] must be [2, 6] for input [2, 6, 5, 3]"));
 }
 
+TEST_CASE("conv2d_add equals conv2d + r, values and gradients") {
+    Generator g(8);
+    // 16 -> 16 channels, 3x3 pad 1: the Winograd path, which adds r in its output transform
+    Tensor x = rand_uniform({2, 16, 7, 6}, g, -1, 1).set_requires_grad(true);
+    Tensor w = rand_uniform({16, 16, 3, 3}, g, -0.3f, 0.3f).set_requires_grad(true);
+    Tensor b = rand_uniform({16}, g, -1, 1).set_requires_grad(true), r = rand_uniform({2, 16, 7, 6}, g, -1, 1).set_requires_grad(true);
+    Tensor up = rand_uniform({2, 16, 7, 6}, g, -1, 1);  // a random upstream gradient
+    auto copy = [](const Tensor& t) { return std::vector<float>(t.data(), t.data() + t.numel()); };
+    Tensor fused = conv2d_add(x, w, b, r, 1, 1);
+    sum(fused * up).backward();
+    const std::vector<float> dx = copy(x.grad()), dw = copy(w.grad()), db = copy(b.grad()), dr = copy(r.grad());
+    for (Tensor* t : {&x, &w, &b, &r}) t->zero_grad();
+    Tensor plain = conv2d(x, w, b, 1, 1) + r;
+    sum(plain * up).backward();
+    // the same kernels and the same order of roundings: equal bits
+    CHECK(copy(fused) == copy(plain));
+    CHECK(dx == copy(x.grad()));
+    CHECK(dw == copy(w.grad()));
+    CHECK(db == copy(b.grad()));
+    CHECK(dr == copy(r.grad()));
+    // an added tensor of another shape is an error that names both shapes
+    CHECK_THROWS_WITH(conv2d_add(x, w, b, rand_uniform({2, 16, 7, 5}, g), 1, 1),
+                      doctest::Contains("conv2d_add: the added tensor [2, 16, 7, 5] must have the conv's output shape [2, 16, 7, 6]"));
+}
+
 TEST_CASE("activations on hand-picked points") {
     Tensor x = T({3}, {-1.0f, 0.0f, 2.0f});
     CHECK(relu(x).to_vector() == std::vector<float>{0, 0, 2});

@@ -26,6 +26,7 @@
 
 #include "core/cuda/backend.h"
 #include "core/cuda/conv_index.h"
+#include "core/cuda/kernels_cuda.h"  // axpy
 #include "core/cuda/runtime.h"
 #include "core/error.h"
 
@@ -133,6 +134,11 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* b, co
         gemm_strided_batched(false, false, s.Cout, P, K, w, K, 0, col, P, K * P, 0.0f, y + n0 * s.Cout * P, P,
                              s.Cout * P, images, b);
     }
+}
+
+void conv2d_forward_add(float* y, const float* x, const float* w, const float* b, const float* r, const ConvShape& s) {
+    conv2d_forward(y, x, w, b, s);
+    axpy(y, r, 1.0f, s.N * s.Cout * s.OH * s.OW);
 }
 
 void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,

@@ -79,7 +79,7 @@ const Kernels& cuda_kernel_table() {
         FW_EMULATE(add_forward); FW_EMULATE(sub_forward); FW_EMULATE(mul_forward); FW_EMULATE(div_forward);
         FW_EMULATE(add_backward); FW_EMULATE(sub_backward); FW_EMULATE(mul_backward); FW_EMULATE(div_backward);
         FW_EMULATE(gather); FW_EMULATE(scatter_add); FW_EMULATE(gemm);
-        FW_EMULATE(conv2d_forward); FW_EMULATE(conv2d_backward);
+        FW_EMULATE(conv2d_forward); FW_EMULATE(conv2d_forward_add); FW_EMULATE(conv2d_backward);
         FW_EMULATE(group_norm_forward); FW_EMULATE(group_norm_backward);
         FW_EMULATE(group_norm_silu_forward); FW_EMULATE(group_norm_silu_backward);
         FW_EMULATE(copy_axis_range); FW_EMULATE(upsample2x_forward); FW_EMULATE(upsample2x_backward);

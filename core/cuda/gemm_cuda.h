@@ -21,6 +21,8 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const flo
           int64_t ldb, float beta, float* C, int64_t ldc);
 
 void conv2d_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s);
+// y = conv2d_forward's y + r (r like y): the conv, then y += 1 r (axpy)
+void conv2d_forward_add(float* y, const float* x, const float* w, const float* b, const float* r, const ConvShape& s);
 void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
                      const ConvShape& s, GradWrite dx_write);
 

@@ -35,6 +35,7 @@ Kernels make_cuda_table() {
     t.scatter_add = scatter_add;
     t.gemm = gemm;
     t.conv2d_forward = conv2d_forward;   t.conv2d_backward = conv2d_backward;
+    t.conv2d_forward_add = conv2d_forward_add;
     t.group_norm_forward = group_norm_forward;
     t.group_norm_backward = group_norm_backward;
     t.group_norm_silu_forward = group_norm_silu_forward;

@@ -37,6 +37,7 @@ const Kernels& reference_kernels() {
         t.scatter_add = ref::scatter_add;
         t.gemm = ref::gemm;
         t.conv2d_forward = ref::conv2d_forward;   t.conv2d_backward = ref::conv2d_backward;
+        t.conv2d_forward_add = ref::conv2d_forward_add;
         t.group_norm_forward = ref::group_norm_forward;
         t.group_norm_backward = ref::group_norm_backward;
         t.group_norm_silu_forward = ref::group_norm_silu_forward;

@@ -83,6 +83,10 @@ struct Kernels {
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
     void (*conv2d_forward)(float* y, const float* x, const float* w, const float* b, const ConvShape& s);
+    // y = conv2d_forward's y + r, r (N, Cout, OH, OW): a ResBlock's residual added by the conv
+    // (the same bits as the conv, then an add)
+    void (*conv2d_forward_add)(float* y, const float* x, const float* w, const float* b, const float* r,
+                               const ConvShape& s);
     void (*conv2d_backward)(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
                             const ConvShape& s, GradWrite dx_write);
 

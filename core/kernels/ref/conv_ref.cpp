@@ -36,6 +36,13 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* b, co
                 }
 }
 
+// y = conv2d_forward's y + r (r like y): the conv, then y[i] += r[i]
+void conv2d_forward_add(float* y, const float* x, const float* w, const float* b, const float* r, const ConvShape& s) {
+    conv2d_forward(y, x, w, b, s);
+    const int64_t n = s.N * s.Cout * s.OH * s.OW;
+    for (int64_t i = 0; i < n; ++i) y[i] += r[i];
+}
+
 void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
                      const ConvShape& s, GradWrite dx_write) {
     if (dx && dx_write == GradWrite::Overwrite) std::fill(dx, dx + s.N * s.Cin * s.H * s.W, 0.0f);  // then add

@@ -58,6 +58,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const flo
 
 // conv_ref.cpp
 void conv2d_forward(float* y, const float* x, const float* w, const float* b, const ConvShape& s);
+void conv2d_forward_add(float* y, const float* x, const float* w, const float* b, const float* r, const ConvShape& s);
 void conv2d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
                      const ConvShape& s, GradWrite dx_write);
 

@@ -219,16 +219,14 @@ Tensor resblock_inside(const nn::ResBlock& b, const Tensor& x, const Tensor& e) 
     show("  h = conv1(h)", h);
     Tensor tp = b.temb_proj.forward(e);
     show("  temb_proj(e)", tp);
-    h = h + reshape(tp, {x.size(0), b.cout, 1, 1});
-    show("  h = h + temb_proj(e)[:, :, None, None]", h);
-    h = b.norm2.forward_silu(h);
-    show("  h = SiLU(norm2(h))", h);
-    h = b.conv2.forward(h);
-    show("  h = conv2(h)", h);
+    // the add is inside the norm's op (group_norm_silu with a shift): h + tp is never stored
+    h = b.norm2.forward_silu(h, tp);
+    show("  h = SiLU(norm2(h + temb_proj(e)))", h);  // temb_proj(e) broadcast over H, W
     Tensor skip = b.skip ? b.skip->forward(x) : x;
     show(b.skip ? "  skip(x) (Conv2d 1x1: the width changes)" : "  x (identity skip)", skip);
-    h = h + skip;
-    show("  out = h + skip", h);
+    // the residual is added by the conv as it writes its output (conv2d_add)
+    h = b.conv2.forward_add(h, skip);
+    show("  out = conv2(h) + skip", h);
     check(same_bits(h, b.forward(x, e)), b.path() + ": these lines are " + b.path() + ".forward(x, e)",
           "bitwise equal");
     return h;

@@ -186,32 +186,7 @@ inline Vec vexp(Vec x) {
     return v[0];
 }
 
-
-// s(x) = 1 / (1 + e^{-x}) without overflow: with e = e^{-|x|} in (0, 1],
-//   x >= 0: 1 / (1 + e);   x < 0: e / (1 + e)
-// Error: vexp (1 ulp) + one add + one divide; measured over every 1/1024 of [-20, 20]: at most
-// 2 ulp from the exact sigmoid (the test allows 3); silu = x s(x): at most 3 ulp.
-template <int U>
-__attribute__((always_inline)) inline void vsigmoid_n(Vec (&x)[U]) {
-    Vec e[U];
-    FW_EACH(j, U) e[j] = vneg(vabs(x[j]));
-    vexp_n(e);  // e^{-|x|}
-    // one division: the numerator is chosen first
-    FW_EACH(j, U) x[j] = vdiv(vselect_ge0(x[j], vset1(1.0f), e[j]), vadd(vset1(1.0f), e[j]));
-}
-inline Vec vsigmoid(Vec x) {
-    Vec v[1] = {x};
-    vsigmoid_n(v);
-    return v[0];
-}
-
-// silu(x) = x s(x), of U vectors in place
-template <int U>
-__attribute__((always_inline)) inline void vsilu_n(Vec (&x)[U]) {
-    Vec s[U];
-    FW_EACH(j, U) s[j] = x[j];
-    vsigmoid_n(s);
-    FW_EACH(j, U) x[j] = vmul(x[j], s[j]);
-}
+// vsigmoid_n, vsigmoid, vsilu_n: written once for both vector layers
+#include "core/kernels/simd/vec_sigmoid.inc"
 
 }  // namespace fw::avx512

@@ -68,21 +68,21 @@ int64_t Conv2d::macs(int H, int W) const {
     return (int64_t)out_channels * out_size(H) * out_size(W) * in_channels * kernel * kernel;
 }
 
-Tensor Conv2d::forward(const Tensor& x) const {
+void Conv2d::check_input(const Tensor& x) const {
     if (!x.defined() || x.dim() != 4 || x.size(1) != in_channels)
         fail(describe(), ": expects input (N, ", in_channels, ", H, W), got ",
              x.defined() ? to_string(x.shape()) : std::string("an undefined tensor"));
     if (x.size(2) + 2 * pad < kernel || x.size(3) + 2 * pad < kernel)
         fail(describe(), ": input ", to_string(x.shape()), " is smaller than the kernel");
+}
+
+Tensor Conv2d::forward(const Tensor& x) const {
+    check_input(x);
     return conv2d(x, weight, bias, stride, pad);  // (N, Cout, OH, OW)
 }
 
 Tensor Conv2d::forward_add(const Tensor& x, const Tensor& r) const {
-    if (!x.defined() || x.dim() != 4 || x.size(1) != in_channels)
-        fail(describe(), ": expects input (N, ", in_channels, ", H, W), got ",
-             x.defined() ? to_string(x.shape()) : std::string("an undefined tensor"));
-    if (x.size(2) + 2 * pad < kernel || x.size(3) + 2 * pad < kernel)
-        fail(describe(), ": input ", to_string(x.shape()), " is smaller than the kernel");
+    check_input(x);
     return conv2d_add(x, weight, bias, r, stride, pad);  // (N, Cout, OH, OW) + r
 }
 
@@ -102,24 +102,24 @@ std::string GroupNorm::type_name() const {
     return os.str();
 }
 
-Tensor GroupNorm::forward(const Tensor& x) const {
+void GroupNorm::check_input(const Tensor& x) const {
     if (!x.defined() || x.dim() < 2 || x.size(1) != channels)
         fail(describe(), ": expects input (N, ", channels, ", ...), got ",
              x.defined() ? to_string(x.shape()) : std::string("an undefined tensor"));
+}
+
+Tensor GroupNorm::forward(const Tensor& x) const {
+    check_input(x);
     return group_norm(x, groups, weight, bias, eps);
 }
 
 Tensor GroupNorm::forward_silu(const Tensor& x) const {
-    if (!x.defined() || x.dim() < 2 || x.size(1) != channels)
-        fail(describe(), ": expects input (N, ", channels, ", ...), got ",
-             x.defined() ? to_string(x.shape()) : std::string("an undefined tensor"));
+    check_input(x);
     return group_norm_silu(x, groups, weight, bias, eps);
 }
 
 Tensor GroupNorm::forward_silu(const Tensor& x, const Tensor& shift) const {
-    if (!x.defined() || x.dim() < 2 || x.size(1) != channels)
-        fail(describe(), ": expects input (N, ", channels, ", ...), got ",
-             x.defined() ? to_string(x.shape()) : std::string("an undefined tensor"));
+    check_input(x);
     return group_norm_silu(x, shift, groups, weight, bias, eps);
 }
 

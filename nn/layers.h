@@ -51,6 +51,9 @@ public:
 
     const int in_channels, out_channels, kernel, stride, pad;
     Tensor weight, bias;
+
+private:
+    void check_input(const Tensor& x) const;  // (N, in_channels, H, W), no smaller than the kernel
 };
 
 // Per sample, the C channels are split into `groups` groups of C/groups channels; each group is
@@ -68,6 +71,9 @@ public:
     const int groups, channels;
     const float eps;
     Tensor weight, bias;  // gamma = 1, beta = 0 at init, (C)
+
+private:
+    void check_input(const Tensor& x) const;  // (N, channels, ...)
 };
 
 }  // namespace fw::nn
